@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, wire conventions, generated spec, one module per resource."""

@@ -1,0 +1,129 @@
+"""Request dependencies: the platform, the authenticated actor, and a per-request context."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import inspect
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from threading import Lock
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from civica.platform import Platform
+from civica.security import hash_api_key
+from civica.services import users
+from civica.services.actor import Actor
+from civica.services.errors import Unauthorized
+
+T = TypeVar("T")
+
+
+class AuthCache:
+    """Verified keys for a short while, so a burst of calls costs one lookup (revocation is seen
+    within `ttl` seconds by every process)."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Actor]] = {}
+        self._lock = Lock()
+
+    def get(self, digest: str) -> Actor | None:
+        hit = self._entries.get(digest)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, digest: str, actor: Actor) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + self.ttl, actor)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+async def get_platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def api_key_from_header(value: str | None) -> str | None:
+    """The API key in an `Authorization` header: Basic with the key as username, or Bearer."""
+    if not value:
+        return None
+    scheme, _, rest = value.partition(" ")
+    scheme = scheme.lower()
+    rest = rest.strip()
+    if scheme == "bearer":
+        return rest or None
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, _, password = decoded.partition(":")
+        # Key as username with an empty password (the civis client); accept it as password too.
+        return username or password or None
+    return None
+
+
+async def current_actor(request: Request) -> Actor:
+    platform: Platform = request.app.state.platform
+    key = api_key_from_header(request.headers.get("authorization"))
+    if key is None:
+        raise Unauthorized(
+            "an API key is required: send it as HTTP Basic username (empty password) "
+            "or as a Bearer token"
+        )
+    cache: AuthCache = request.app.state.auth_cache
+    digest = hash_api_key(key)
+    actor = cache.get(digest)
+    if actor is None:
+        actor = await run_in_threadpool(_authenticate, platform, key)
+        if actor is None:
+            raise Unauthorized("the API key is not valid: it is unknown, revoked or expired")
+        cache.put(digest, actor)
+    return actor
+
+
+def _authenticate(platform: Platform, key: str) -> Actor | None:
+    with platform.transaction() as session:
+        return users.authenticate(session=session, key=key)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a route needs: the platform and who is calling. `call` runs one service function in
+    one transaction, passing `session`, `actor` and `platform` by keyword."""
+
+    platform: Platform
+    actor: Actor
+
+    def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        with self.platform.transaction() as session:
+            if _wants_platform(fn):
+                kwargs["platform"] = self.platform
+            return fn(session=session, actor=self.actor, **kwargs)
+
+
+@functools.cache
+def _wants_platform(fn: Callable[..., Any]) -> bool:
+    return "platform" in inspect.signature(fn).parameters
+
+
+async def get_ctx(
+    platform: Annotated[Platform, Depends(get_platform)],
+    actor: Annotated[Actor, Depends(current_actor)],
+) -> Ctx:
+    return Ctx(platform=platform, actor=actor)
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx)]

@@ -1,0 +1,255 @@
+"""Wire conventions shared by every route (see docs/wire.md and the wire contract).
+
+- paths: `//` collapsed and trailing `/` ignored; `key[]=v` query parameters read as `key=v`;
+- bodies: oversized ones refused with 413 before they are read;
+- errors: JSON `{"error", "errorDescription", "code"}` for every failure, never a bare 500 page;
+- lists: `limit`, `page_num`, `order`, `order_dir`, `[]` past the end, `X-Pagination-*` headers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from civica.services.errors import BadRequest, ServiceError
+from civica.services.paging import Page, PageParams
+
+log = logging.getLogger("civica.api")
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+class WireMiddleware:
+    """Normalises paths and query strings and bounds request bodies (pure ASGI, no buffering)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if "//" in path or (len(path) > 1 and path.endswith("/")):
+            path = _SLASHES.sub("/", path)
+            if len(path) > 1:
+                path = path.rstrip("/") or "/"
+            scope = dict(scope, path=path, raw_path=path.encode())
+        qs: bytes = scope.get("query_string", b"")
+        if b"%5B%5D" in qs or b"[]" in qs:
+            pairs = parse_qsl(qs.decode("latin-1"), keep_blank_values=True)
+            fixed = [(k[:-2] if k.endswith("[]") else k, v) for k, v in pairs]
+            scope = dict(scope, query_string=urlencode(fixed).encode("latin-1"))
+        if scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            for name, value in scope.get("headers", []):
+                if name == b"content-length":
+                    try:
+                        size = int(value)
+                    except ValueError:
+                        size = 0
+                    if size > self.max_body_bytes:
+                        await _send_json(
+                            send, 413, _too_large(self.max_body_bytes)
+                        )
+                        return
+            receive = _bounded(receive, self.max_body_bytes, send)
+        await self.app(scope, receive, send)
+
+
+def _too_large(limit: int) -> dict[str, Any]:
+    return error_body(
+        413,
+        f"request body is larger than the {limit} bytes allowed; send less data per request "
+        "(upload large data as a file instead)",
+    )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def _bounded(receive: Receive, limit: int, send: Send) -> Receive:
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _BodyTooLarge
+        return message
+
+    return wrapped
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+_ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_body(status: int, description: str) -> dict[str, Any]:
+    return {
+        "error": _ERROR_NAMES.get(status, "error"),
+        "errorDescription": description,
+        "code": status,
+    }
+
+
+def error_response(
+    status: int, description: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(status, description), status_code=status, headers=headers)
+
+
+def _loc_name(loc: Sequence[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def describe_validation(errors: Sequence[Any]) -> str:
+    """One sentence per problem, naming the field and what would fix it."""
+    msgs: list[str] = []
+    for err in errors[:10]:
+        loc = err.get("loc", ())
+        field = _loc_name(loc)
+        kind = err.get("type", "")
+        if kind == "missing":
+            msgs.append(f"{field} is required")
+        elif kind == "extra_forbidden":
+            msgs.append(f"{field} is not a known field; check its spelling against the API spec")
+        elif kind == "json_invalid":
+            msgs.append(f"the body is not valid JSON ({err.get('ctx', {}).get('error', '')})")
+        elif kind in ("model_attributes_type", "dict_type") and field == "body":
+            msgs.append("the body must be a JSON object")
+        else:
+            msg = err.get("msg", "is invalid")
+            got = err.get("input")
+            shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            msgs.append(f"{field}: {msg} (got {shown})")
+    if len(errors) > 10:
+        msgs.append(f"and {len(errors) - 10} more problems")
+    return "; ".join(msgs)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Basic realm="civica"'} if exc.status_code == 401 else None
+        return error_response(exc.status_code, exc.description, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(400, describe_validation(exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        description = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and description == "Not Found":
+            description = f"no such endpoint: {request.method} {request.url.path}"
+        elif exc.status_code == 405:
+            description = f"{request.method} is not allowed on {request.url.path}"
+        headers = dict(exc.headers or {})
+        if exc.status_code == 401:
+            headers.setdefault("WWW-Authenticate", 'Basic realm="civica"')
+        return error_response(exc.status_code, description, headers or None)
+
+    @app.exception_handler(_BodyTooLarge)
+    async def _too_large_error(_request: Request, _exc: _BodyTooLarge) -> JSONResponse:
+        limit = getattr(app.state, "max_body_bytes", 0)
+        return JSONResponse(_too_large(limit), status_code=413)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(
+            500,
+            "the server hit an unexpected error; it has been logged. "
+            "Try again, and report it if it keeps happening.",
+        )
+
+
+def pagination(
+    orders: Sequence[str],
+    default_order: str = "updated_at",
+    default_limit: int = 20,
+    max_limit: int = 1000,
+) -> Callable[..., PageParams]:
+    """A dependency reading `limit`, `page_num`, `order` and `order_dir` for one list route."""
+    order_list = ", ".join(orders)
+
+    def dependency(
+        limit: int | None = Query(
+            None,
+            description=f"Number of results to return. Defaults to {default_limit}. "
+            f"Maximum allowed is {max_limit}.",
+        ),
+        page_num: int | None = Query(
+            None, description="Page number of the results to return. Defaults to the first page, 1."
+        ),
+        order: str | None = Query(
+            None,
+            description=f"The field on which to order the result set. Defaults to {default_order}. "
+            f"Must be one of: {order_list}.",
+        ),
+        order_dir: str | None = Query(
+            None,
+            description="Direction in which to sort, either asc (ascending) or desc (descending) "
+            "defaulting to desc.",
+        ),
+    ) -> PageParams:
+        lim = default_limit if limit is None else limit
+        if lim < 1 or lim > max_limit:
+            raise BadRequest(f"limit must be between 1 and {max_limit}; got {lim}")
+        page = 1 if page_num is None else page_num
+        if page < 1:
+            raise BadRequest(f"page_num must be 1 or more; got {page}")
+        field = default_order if order is None else order
+        if field not in orders:
+            raise BadRequest(f"order must be one of: {order_list}; got {field!r}")
+        direction = "desc" if order_dir is None else order_dir.lower()
+        if direction not in ("asc", "desc"):
+            raise BadRequest(f"order_dir must be asc or desc; got {order_dir!r}")
+        return PageParams(limit=lim, page_num=page, order=field, order_dir=direction)
+
+    return dependency
+
+__all__ = ["Page", "PageParams", "pagination"]

@@ -1,0 +1,254 @@
+"""`civica serve | admin | migrate`: the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from civica.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    return Settings(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from civica.api.app import create_app
+    from civica.bootstrap import prepare
+    from civica.platform import Platform
+
+    settings = _settings(args)
+    platform = Platform.open(settings)
+    prepared = prepare(platform)
+    base = f"http://{args.host}:{args.port}"
+    print(f"civica {_version()} serving {base}  (data folder: {settings.data_dir.resolve()})")
+    if prepared.new_admin_key:
+        print(
+            f"First start: created user {prepared.admin_username!r}. Its API key, shown only now:\n"
+            f"\n    {prepared.new_admin_key}\n\n"
+            f"Use it with:  export CIVIS_API_ENDPOINT={base}/ CIVIS_API_KEY=<the key>"
+        )
+    elif settings.admin_api_key:
+        print(f"Admin user {prepared.admin_username!r} uses the key in CIVICA_ADMIN_API_KEY.")
+    sys.stdout.flush()
+    uvicorn.run(
+        create_app(platform),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from civica.db.migrate import upgrade
+    from civica.platform import Platform
+
+    platform = Platform.open(_settings(args))
+    upgrade(platform.engine)
+    print("metadata database is up to date")
+    return 0
+
+
+def _admin(args: argparse.Namespace, action: Callable[..., str | None]) -> int:
+    from civica.bootstrap import prepare
+    from civica.platform import Platform
+    from civica.services.errors import ServiceError
+
+    platform = Platform.open(_settings(args))
+    prepare(platform)
+    try:
+        with platform.transaction() as session:
+            out = action(session=session, platform=platform, args=args)
+    except ServiceError as exc:
+        print(f"error: {exc.description}", file=sys.stderr)
+        return 1
+    if out:
+        print(out)
+    return 0
+
+
+def _create_user(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from civica.services import users
+
+    user = users.create_user(
+        session=session,
+        username=args.username,
+        name=args.name,
+        email=args.email,
+        is_admin=args.admin,
+        password=args.password,
+    )
+    _, key = users.issue_api_key(session=session, user=user, name="created by civica admin")
+    return key
+
+
+def _issue_key(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from civica.services import users
+
+    user = users.get_user_by_name(session=session, username=args.username)
+    row, key = users.issue_api_key(session=session, user=user, name=args.key_name or "")
+    print(f"key id {row.id}", file=sys.stderr)
+    return key
+
+
+def _revoke_key(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from civica.services import users
+
+    row = users.revoke_api_key(session=session, key_id=args.key_id)
+    return f"revoked key {row.id} ({row.prefix}...)"
+
+
+def _list_keys(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from civica.db.models import ApiKeyRow
+    from civica.services import users
+
+    user = users.get_user_by_name(session=session, username=args.username)
+    rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.user_id == user.id)).all()
+    lines = [
+        f"{r.id}\t{r.prefix}...\t{r.name}\t"
+        f"{'revoked' if r.revoked_at else 'active'}\t{r.created_at.isoformat()}"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def _list_users(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from civica.db.models import UserRow
+
+    rows = session.scalars(select(UserRow).order_by(UserRow.id)).all()
+    return "\n".join(
+        f"{r.id}\t{r.username}\t{r.name}\t{'admin' if r.is_admin else ''}" for r in rows
+    )
+
+
+def _create_group(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from civica.services import users
+
+    group = users.create_group(session=session, name=args.name, description=args.description)
+    return str(group.id)
+
+
+def _add_member(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from civica.services import users
+
+    group = users.get_group_by_name(session=session, name=args.group)
+    user = users.get_user_by_name(session=session, username=args.username)
+    users.add_member(session=session, group=group, user=user)
+    return f"{user.username} is now in {group.name}"
+
+
+def _remove_member(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from civica.services import users
+
+    group = users.get_group_by_name(session=session, name=args.group)
+    user = users.get_user_by_name(session=session, username=args.username)
+    users.remove_member(session=session, group=group, user=user)
+    return f"{user.username} is no longer in {group.name}"
+
+
+def _add_database(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from civica.db.models import UserRow
+    from civica.services import databases
+
+    owner = session.scalar(
+        select(UserRow).where(UserRow.is_admin.is_(True)).order_by(UserRow.id).limit(1)
+    )
+    row = databases.register_database(
+        session=session,
+        secrets=platform.secrets,
+        owner_id=owner.id,
+        name=args.name,
+        url=args.url,
+        description=args.description,
+    )
+    return str(row.id)
+
+
+def _version() -> str:
+    import civica
+
+    return civica.__version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="civica", description="A self-hostable data platform.")
+    parser.add_argument("--version", action="version", version=f"civica {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the platform (API and workers) in one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data-dir", help="folder for all local state (default ./data)")
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the metadata database up to date")
+    migrate.add_argument("--data-dir")
+    migrate.set_defaults(func=cmd_migrate)
+
+    admin = sub.add_parser("admin", help="manage users, groups, API keys and databases")
+    admin.add_argument("--data-dir")
+    asub = admin.add_subparsers(dest="admin_command", required=True)
+
+    def add(name: str, fn: Callable[..., str | None], help_: str) -> argparse.ArgumentParser:
+        p = asub.add_parser(name, help=help_)
+        p.set_defaults(func=lambda a: _admin(a, fn))
+        return p
+
+    p = add("create-user", _create_user, "create a user; prints only its new API key")
+    p.add_argument("username")
+    p.add_argument("--name")
+    p.add_argument("--email")
+    p.add_argument("--password", help="for signing in to the web UI")
+    p.add_argument("--admin", action="store_true")
+    add("list-users", _list_users, "list users")
+    p = add("issue-key", _issue_key, "issue a new API key for a user; prints the key")
+    p.add_argument("username")
+    p.add_argument("--key-name")
+    p = add("list-keys", _list_keys, "list a user's API keys (never the keys themselves)")
+    p.add_argument("username")
+    p = add("revoke-key", _revoke_key, "revoke an API key by id")
+    p.add_argument("key_id", type=int)
+    p = add("create-group", _create_group, "create a group; prints its id")
+    p.add_argument("name")
+    p.add_argument("--description")
+    p = add("add-member", _add_member, "add a user to a group")
+    p.add_argument("group")
+    p.add_argument("username")
+    p = add("remove-member", _remove_member, "remove a user from a group")
+    p.add_argument("group")
+    p.add_argument("username")
+    p = add("add-database", _add_database, "register a database by name and SQLAlchemy URL")
+    p.add_argument("name")
+    p.add_argument("url")
+    p.add_argument("--description")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

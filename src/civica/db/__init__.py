@@ -1,0 +1,1 @@
+"""Metadata store: SQLAlchemy 2 models, engines per dialect, Alembic migrations."""

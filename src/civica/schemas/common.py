@@ -1,0 +1,120 @@
+"""Base models and the blocks many resources share (users, shares, archive, projects)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Out(BaseModel):
+    """A response body: camelCase keys on the wire."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, from_attributes=True
+    )
+
+
+class In(BaseModel):
+    """A request body: snake_case or camelCase keys, unknown keys refused with a clear error."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="forbid",
+        str_max_length=1_000_000,
+    )
+
+    def given(self) -> dict[str, object]:
+        """The fields the caller sent with a non-null value (null means "not given")."""
+        return {
+            name: getattr(self, name)
+            for name in self.model_fields_set
+            if getattr(self, name) is not None
+        }
+
+
+class NestedIn(In):
+    """A nested request object."""
+
+
+class UserBlock(Out):
+    id: int = Field(description="The ID of this user.")
+    name: str = Field(description="This user's name.")
+    username: str = Field(description="This user's username.")
+    initials: str = Field(description="This user's initials.")
+    online: bool = Field(description="Whether this user is online.")
+
+
+class ShareEntry(Out):
+    id: int
+    name: str
+
+
+class ShareList(Out):
+    users: list[ShareEntry]
+    groups: list[ShareEntry]
+
+
+class Shares(Out):
+    readers: ShareList
+    writers: ShareList
+    owners: ShareList
+    total_user_shares: int = Field(
+        description="For owners, the number of total users shared. For writers and readers, the "
+        "number of visible users shared."
+    )
+    total_group_shares: int = Field(
+        description="For owners, the number of total groups shared. For writers and readers, the "
+        "number of visible groups shared."
+    )
+
+
+PermissionLevel = Annotated[str, Field(description='Options are: "read", "write", or "manage"')]
+
+
+class ShareUsersIn(In):
+    user_ids: list[int] = Field(description="An array of one or more user IDs", min_length=1)
+    permission_level: PermissionLevel
+    share_email_body: str | None = Field(
+        default=None, description="Custom body text for e-mail sent on a share."
+    )
+    send_shared_email: bool | None = Field(
+        default=None, description="Send email to the recipients of a share."
+    )
+
+
+class ShareGroupsIn(In):
+    group_ids: list[int] = Field(description="An array of one or more group IDs", min_length=1)
+    permission_level: PermissionLevel
+    share_email_body: str | None = Field(
+        default=None, description="Custom body text for e-mail sent on a share."
+    )
+    send_shared_email: bool | None = Field(
+        default=None, description="Send email to the recipients of a share."
+    )
+
+
+class ArchiveIn(In):
+    status: bool = Field(description="The desired archived status of the object.")
+
+
+class ProjectRef(Out):
+    """A project an object belongs to (`list_projects` on any kind)."""
+
+    id: int = Field(description="The ID for this project.")
+    author: UserBlock
+    name: str = Field(description="The name of this project.")
+    description: str = Field(description="A description of the project")
+    users: list[UserBlock] = Field(description="Users who can see the project")
+    auto_share: bool
+    created_at: datetime
+    updated_at: datetime
+    archived: str = Field(description="The archival status of the requested object(s).")
+
+
+def archived_label(archived: bool) -> str:
+    return "true" if archived else "false"
