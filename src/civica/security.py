@@ -36,9 +36,7 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    digest = hashlib.scrypt(
-        password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1
-    )
+    digest = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt_b64), n=2**14, r=8, p=1)
     return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    """Everything civica can be configured with. `civica serve --data-dir DIR` needs nothing else."""
+    """Everything civica can be configured with; `civica serve --data-dir DIR` needs no more."""
 
     model_config = SettingsConfigDict(env_prefix="CIVICA_", extra="ignore")
 
@@ -26,11 +26,13 @@ class Settings(BaseSettings):
         default=None, description="API key given to the first admin user (for automation)."
     )
     public_url: str | None = Field(
-        default=None, description="Base URL clients reach this server at, e.g. https://civica.example."
+        default=None,
+        description="Base URL clients reach this server at, e.g. https://civica.example.",
     )
     max_body_bytes: int = Field(default=16 * 1024 * 1024, description="Largest JSON body accepted.")
     auth_cache_seconds: float = Field(
-        default=2.0, description="How long a verified API key is trusted before it is checked again."
+        default=2.0,
+        description="How long a verified API key is trusted before it is checked again.",
     )
 
     @cached_property

@@ -29,7 +29,9 @@ def create_app(platform: Platform) -> FastAPI:
     for router in resource_routers():
         app.include_router(router)
 
-    @app.get("/endpoints", summary="The API spec (Swagger 2.0) the clients build their methods from")
+    @app.get(
+        "/endpoints", summary="The API spec (Swagger 2.0) the clients build their methods from"
+    )
     def endpoints(ctx: CtxDep) -> Any:
         cached = getattr(app.state, "swagger", None)
         if cached is None:

@@ -54,9 +54,7 @@ def convert_schema(schema: dict[str, Any], where: str) -> dict[str, Any]:
             raise SpecError(f"{where}: type {kind} cannot be described")
         kind = real[0]
     if kind is None:
-        if "properties" in schema:
-            kind = "object"
-        elif schema == {} or "additionalProperties" in schema:
+        if "properties" in schema or schema == {} or "additionalProperties" in schema:
             kind = "object"
         else:
             raise SpecError(f"{where}: no type in {schema}")

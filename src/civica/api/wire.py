@@ -58,9 +58,7 @@ class WireMiddleware:
                     except ValueError:
                         size = 0
                     if size > self.max_body_bytes:
-                        await _send_json(
-                            send, 413, _too_large(self.max_body_bytes)
-                        )
+                        await _send_json(send, 413, _too_large(self.max_body_bytes))
                         return
             receive = _bounded(receive, self.max_body_bytes, send)
         await self.app(scope, receive, send)
@@ -251,5 +249,6 @@ def pagination(
         return PageParams(limit=lim, page_num=page, order=field, order_dir=direction)
 
     return dependency
+
 
 __all__ = ["Page", "PageParams", "pagination"]

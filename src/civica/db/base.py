@@ -67,5 +67,5 @@ class ObjectMixin(TimestampMixin):
     hidden: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
     @declared_attr
-    def owner_id(cls) -> Mapped[int]:  # noqa: N805 - SQLAlchemy declared_attr convention
+    def owner_id(cls) -> Mapped[int]:
         return mapped_column(IdType, ForeignKey("users.id"), nullable=False, index=True)

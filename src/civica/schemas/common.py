@@ -13,7 +13,10 @@ class Out(BaseModel):
     """A response body: camelCase keys on the wire."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, from_attributes=True
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        from_attributes=True,
     )
 
 

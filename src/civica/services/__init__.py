@@ -1,1 +1,1 @@
-"""Domain operations. Each takes a keyword-only session and the acting user, and checks permissions."""
+"""Domain operations; each takes a keyword-only session and the actor, and checks permissions."""

@@ -60,7 +60,9 @@ def put_object_project(
     key = (project_id, kind.object_type, object_id)
     if session.get(ProjectObjectRow, key) is None:
         session.add(
-            ProjectObjectRow(project_id=project_id, object_type=kind.object_type, object_id=object_id)
+            ProjectObjectRow(
+                project_id=project_id, object_type=kind.object_type, object_id=object_id
+            )
         )
         session.flush()
 

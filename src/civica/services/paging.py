@@ -37,5 +37,3 @@ class Page(Generic[T]):
         response.headers["X-Pagination-Current-Page"] = str(p.page_num)
         response.headers["X-Pagination-Total-Pages"] = str(max(1, math.ceil(self.total / p.limit)))
         return self.items
-
-

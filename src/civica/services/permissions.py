@@ -70,7 +70,9 @@ def level_of(session: Session, actor: Actor, kind: ObjectKind, row: Any) -> Leve
     return Level(best or 0)
 
 
-def visible_filter(actor: Actor, kind: ObjectKind, level: Level = Level.READ) -> ColumnElement[bool]:
+def visible_filter(
+    actor: Actor, kind: ObjectKind, level: Level = Level.READ
+) -> ColumnElement[bool]:
     """A WHERE clause selecting the rows of `kind` this actor holds at least `level` on."""
     if actor.is_admin:
         return true()

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from civica.services.paging import Page, PageParams
 from civica.db.models import GroupMemberRow, ProjectObjectRow, ProjectRow, ShareRow
 from civica.schemas.common import ProjectRef, archived_label
 from civica.schemas.projects import (
@@ -23,6 +22,7 @@ from civica.services.actor import Actor
 from civica.services.errors import BadRequest
 from civica.services.kinds import KINDS, ObjectKind, register
 from civica.services.objects import archived_filter
+from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, load, parse_level, visible_filter
 from civica.services.users import user_block, users_by_id
 
@@ -214,4 +214,3 @@ def list_projects(
     ).all()
     items = [ProjectSummary(**s) for s in _summaries(session, rows)]
     return Page(items=items, total=total, params=page)
-

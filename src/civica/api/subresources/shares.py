@@ -37,7 +37,11 @@ def shares_router(kind: ObjectKind) -> APIRouter:
     )
     def delete_shares_users(id: int, user_id: int, ctx: CtxDep) -> None:
         ctx.call(
-            shares.delete_share, kind=kind, object_id=id, principal_type="user", principal_id=user_id
+            shares.delete_share,
+            kind=kind,
+            object_id=id,
+            principal_type="user",
+            principal_id=user_id,
         )
 
     @router.put(f"{base}/groups", summary="Set the permissions groups has on this object")
