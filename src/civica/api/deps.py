@@ -119,11 +119,8 @@ def _wants_platform(fn: Callable[..., Any]) -> bool:
     return "platform" in inspect.signature(fn).parameters
 
 
-async def get_ctx(
-    platform: Annotated[Platform, Depends(get_platform)],
-    actor: Annotated[Actor, Depends(current_actor)],
-) -> Ctx:
-    return Ctx(platform=platform, actor=actor)
+async def get_ctx(request: Request) -> Ctx:
+    return Ctx(platform=request.app.state.platform, actor=await current_actor(request))
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

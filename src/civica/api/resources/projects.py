@@ -7,17 +7,19 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from civica.api.deps import CtxDep
+from civica.api.routing import CivicaRoute, inline
 from civica.api.subresources.archive import archive_router
 from civica.api.subresources.shares import shares_router
 from civica.api.wire import PageParams, pagination
 from civica.schemas.projects import Project, ProjectCreate, ProjectSummary, ProjectUpdate
 from civica.services import projects as svc
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], route_class=CivicaRoute)
 Paging = Annotated[PageParams, Depends(pagination(svc.ORDERS))]
 
 
 @router.get("/projects", summary="List projects")
+@inline
 def list_projects(
     ctx: CtxDep,
     response: Response,
@@ -62,6 +64,7 @@ def post_project(body: ProjectCreate, ctx: CtxDep) -> Project:
 @router.get(
     "/projects/{project_id}", summary="Get a detailed view of a project and the objects in it"
 )
+@inline
 def get_project(project_id: int, ctx: CtxDep) -> Project:
     return ctx.call(svc.get_project, project_id=project_id)
 

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter
 
 from civica.api.deps import CtxDep
+from civica.api.routing import CivicaRoute
 from civica.schemas.common import ArchiveIn
 from civica.services import objects
 from civica.services.kinds import ObjectKind
 
 
 def archive_router(kind: ObjectKind) -> APIRouter:
-    router = APIRouter(tags=[kind.path])
+    router = APIRouter(tags=[kind.path], route_class=CivicaRoute)
 
     @router.put(
         f"/{kind.path}/{{id}}/archive",

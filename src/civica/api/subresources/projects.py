@@ -5,17 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from civica.api.deps import CtxDep
+from civica.api.routing import CivicaRoute, inline
 from civica.schemas.common import ProjectRef
 from civica.services import objects
 from civica.services.kinds import ObjectKind
 
 
 def projects_router(kind: ObjectKind) -> APIRouter:
-    router = APIRouter(tags=[kind.path])
+    router = APIRouter(tags=[kind.path], route_class=CivicaRoute)
     base = f"/{kind.path}/{{id}}/projects"
     name = kind.summary_name
 
     @router.get(base, summary=f"List the projects a {name} belongs to")
+    @inline
     def list_projects(
         id: int,
         ctx: CtxDep,

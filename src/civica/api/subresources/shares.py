@@ -5,16 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from civica.api.deps import CtxDep
+from civica.api.routing import CivicaRoute, inline
 from civica.schemas.common import ShareGroupsIn, Shares, ShareUsersIn
 from civica.services import shares
 from civica.services.kinds import ObjectKind
 
 
 def shares_router(kind: ObjectKind) -> APIRouter:
-    router = APIRouter(tags=[kind.path])
+    router = APIRouter(tags=[kind.path], route_class=CivicaRoute)
     base = f"/{kind.path}/{{id}}/shares"
 
     @router.get(base, summary="List users and groups permissioned on this object")
+    @inline
     def list_shares(id: int, ctx: CtxDep) -> list[Shares]:
         return [ctx.call(shares.list_shares, kind=kind, object_id=id)]
 
