@@ -181,6 +181,13 @@ def _add_database(*, session: Any, platform: Any, args: argparse.Namespace) -> s
     return str(row.id)
 
 
+def _rotate_secrets(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    from civica.services.secrets import rotate_all
+
+    count = rotate_all(session=session, box=platform.secrets)
+    return f"re-encrypted {count} secrets with the first key of CIVICA_SECRET_KEY"
+
+
 def _version() -> str:
     import civica
 
@@ -240,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("url")
     p.add_argument("--description")
+    add("rotate-secrets", _rotate_secrets, "re-encrypt all secrets with the newest key")
     return parser
 
 

@@ -24,42 +24,60 @@ from civica.services.kinds import KINDS, ObjectKind, register
 from civica.services.objects import archived_filter
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, load, parse_level, visible_filter
-from civica.services.users import user_block, users_by_id
+from civica.services.users import user_blocks, users_by_id
 
 ORDERS = ("updated_at", "name", "created_at")
+SUMMARY_COLUMNS = (
+    ProjectRow.id,
+    ProjectRow.owner_id,
+    ProjectRow.name,
+    ProjectRow.description,
+    ProjectRow.auto_share,
+    ProjectRow.created_at,
+    ProjectRow.updated_at,
+    ProjectRow.archived,
+)
 
 
-def _viewer_ids(session: Session, rows: Sequence[ProjectRow]) -> dict[int, list[int]]:
+def _viewer_ids(session: Session, rows: Sequence[Any]) -> dict[int, list[int]]:
     """For each project, the users who can see it: owner, shared users, members of shared groups."""
-    ids = [r.id for r in rows]
     out: dict[int, set[int]] = {r.id: {r.owner_id} for r in rows}
-    if not ids:
+    if not out:
         return {}
+    group_shares: list[tuple[int, int]] = []
     for object_id, ptype, pid in session.execute(
         select(ShareRow.object_id, ShareRow.principal_type, ShareRow.principal_id).where(
-            ShareRow.object_type == "project", ShareRow.object_id.in_(ids)
+            ShareRow.object_type == "project", ShareRow.object_id.in_(list(out))
         )
     ):
         if ptype == "user":
             out[object_id].add(pid)
         else:
-            members = session.scalars(
-                select(GroupMemberRow.user_id).where(GroupMemberRow.group_id == pid)
+            group_shares.append((object_id, pid))
+    if group_shares:
+        members: dict[int, list[int]] = defaultdict(list)
+        for group_id, user_id in session.execute(
+            select(GroupMemberRow.group_id, GroupMemberRow.user_id).where(
+                GroupMemberRow.group_id.in_({g for _, g in group_shares})
             )
-            out[object_id].update(members)
+        ):
+            members[group_id].append(user_id)
+        for object_id, group_id in group_shares:
+            out[object_id].update(members[group_id])
     return {k: sorted(v) for k, v in out.items()}
 
 
-def _summaries(session: Session, rows: Sequence[ProjectRow]) -> list[dict[str, Any]]:
+def _summaries(session: Session, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """Summary fields of projects; `rows` may be ORM rows or plain column rows."""
     viewers = _viewer_ids(session, rows)
-    people = users_by_id(session, {u for v in viewers.values() for u in v})
+    blocks = user_blocks(session, {u for v in viewers.values() for u in v})
     return [
         {
             "id": r.id,
-            "author": user_block(people[r.owner_id]),
+            "author": blocks[r.owner_id],
             "name": r.name,
             "description": r.description,
-            "users": [user_block(people[u]) for u in viewers[r.id] if u in people],
+            "users": [blocks[u] for u in viewers[r.id] if u in blocks],
             "auto_share": r.auto_share,
             "created_at": r.created_at,
             "updated_at": r.updated_at,
@@ -205,12 +223,13 @@ def list_projects(
     column = getattr(ProjectRow, page.order)
     ordering = column.asc() if page.order_dir == "asc" else column.desc()
     tiebreak = ProjectRow.id.asc() if page.order_dir == "asc" else ProjectRow.id.desc()
-    rows = session.scalars(
-        select(ProjectRow)
+    rows = session.execute(
+        select(*SUMMARY_COLUMNS)
         .where(*conds)
         .order_by(ordering, tiebreak)
         .limit(page.limit)
         .offset(page.offset)
     ).all()
-    items = [ProjectSummary(**s) for s in _summaries(session, rows)]
+    # Built from trusted column values: skip re-validation on this hot path.
+    items = [ProjectSummary.model_construct(**s) for s in _summaries(session, rows)]
     return Page(items=items, total=total, params=page)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from civica.db.models import ApiKeyRow, GroupMemberRow, GroupRow, UserRow
 from civica.schemas.common import UserBlock
 from civica.schemas.users import GroupRef, UserMe
-from civica.security import hash_api_key, hash_password, new_api_key
+from civica.security import SecretBox, hash_api_key, hash_password, new_api_key
 from civica.services.actor import Actor
 from civica.services.errors import BadRequest, Conflict, NotFound
 
@@ -38,6 +38,29 @@ def user_block(row: UserRow) -> UserBlock:
         initials=initials(row.name, row.username),
         online=is_online(row),
     )
+
+
+def user_blocks(session: Session, ids: Iterable[int]) -> dict[int, UserBlock]:
+    """Author/user blocks for many users in one query."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    now = datetime.now(UTC)
+    rows = session.execute(
+        select(UserRow.id, UserRow.name, UserRow.username, UserRow.last_seen_at).where(
+            UserRow.id.in_(wanted)
+        )
+    )
+    return {
+        uid: UserBlock.model_construct(
+            id=uid,
+            name=name or username,
+            username=username,
+            initials=initials(name, username),
+            online=seen is not None and now - seen < ONLINE_WINDOW,
+        )
+        for uid, name, username, seen in rows
+    }
 
 
 def users_by_id(session: Session, ids: Iterable[int]) -> dict[int, UserRow]:
@@ -77,7 +100,10 @@ def create_user(
     email: str | None = None,
     is_admin: bool = False,
     password: str | None = None,
+    secrets: SecretBox | None = None,
 ) -> UserRow:
+    """A new user. With `secrets` (the platform's), their default Database credential for the
+    embedded warehouse is made now; otherwise on their first use of credentials or SQL."""
     username = _check_username(username)
     if session.scalar(select(UserRow.id).where(UserRow.username == username)) is not None:
         raise Conflict(f"a user named {username!r} already exists")
@@ -90,6 +116,10 @@ def create_user(
     )
     session.add(row)
     session.flush()
+    if secrets is not None:
+        from civica.services.credentials import ensure_default_credential
+
+        ensure_default_credential(session=session, secrets=secrets, user=row)
     return row
 
 
