@@ -131,7 +131,10 @@ class LiveServer:
         """Create a user straight in the store; returns (id, api key)."""
         with self.platform.transaction() as session:
             row = users.create_user(
-                session=session, username=username or f"u{uuid.uuid4().hex[:8]}", is_admin=admin
+                session=session,
+                username=username or f"u{uuid.uuid4().hex[:8]}",
+                is_admin=admin,
+                secrets=self.platform.secrets,
             )
             _, key = users.issue_api_key(session=session, user=row)
             return row.id, key

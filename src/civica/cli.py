@@ -88,6 +88,7 @@ def _create_user(*, session: Any, platform: Any, args: argparse.Namespace) -> st
         email=args.email,
         is_admin=args.admin,
         password=args.password,
+        secrets=platform.secrets,
     )
     _, key = users.issue_api_key(session=session, user=user, name="created by civica admin")
     return key

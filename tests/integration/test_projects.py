@@ -98,3 +98,10 @@ def test_bad_input_is_a_clear_4xx(live: LiveServer, admin) -> None:  # type: ign
     assert r.status_code in (400, 404)
     r = admin.post("/projects", content=b"x" * (17 * 1024 * 1024))
     assert r.status_code == 413
+    r = admin.post("/projects", json={"name": "a\x00b", "description": ""})
+    assert r.status_code == 400 and "NUL" in r.json()["errorDescription"]
+    assert admin.get("/projects", params={"author": "1\x002"}).status_code == 400
+    assert admin.get("/projects/99999999999999999999").status_code in (400, 404)
+    assert admin.get("/projects/9223372036854775807").status_code == 404
+    r = admin.put("/projects/1/shares/users", json={"userIds": "x", "permissionLevel": "read"})
+    assert r.status_code == 400 and "user_ids" in r.json()["errorDescription"]

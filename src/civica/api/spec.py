@@ -117,7 +117,7 @@ def _operation(op: dict[str, Any], where: str) -> dict[str, Any]:
             {
                 "name": "body",
                 "in": "body",
-                "required": bool(body.get("required", True)),
+                "required": bool(body.get("required", False)),
                 "schema": convert_schema(content["schema"], f"{where} body"),
             }
         )

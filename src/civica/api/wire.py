@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic.alias_generators import to_snake
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civica.services.errors import BadRequest, ServiceError
@@ -46,6 +47,11 @@ class WireMiddleware:
                 path = path.rstrip("/") or "/"
             scope = dict(scope, path=path, raw_path=path.encode())
         qs: bytes = scope.get("query_string", b"")
+        if b"%00" in qs or b"\x00" in qs:
+            await _send_json(
+                send, 400, error_body(400, "query parameters cannot contain NUL characters")
+            )
+            return
         if b"%5B%5D" in qs or b"[]" in qs:
             pairs = parse_qsl(qs.decode("latin-1"), keep_blank_values=True)
             fixed = [(k[:-2] if k.endswith("[]") else k, v) for k, v in pairs]
@@ -137,7 +143,9 @@ def error_response(
 
 
 def _loc_name(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    """`body.remoteHost.url` -> `remote_host.url`: callers may use either casing; name it as the
+    seed does."""
+    parts = [to_snake(str(p)) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or "body"
 
 
@@ -194,6 +202,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _too_large_error(_request: Request, _exc: _BodyTooLarge) -> JSONResponse:
         limit = getattr(app.state, "max_body_bytes", 0)
         return JSONResponse(_too_large(limit), status_code=413)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
+        return error_response(400, "a number in the request is too large; ids are 64-bit")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -31,6 +31,15 @@ class In(BaseModel):
         str_max_length=1_000_000,
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """NUL characters are refused everywhere: no store keeps them faithfully."""
+        where = _find_nul(data, "")
+        if where is not None:
+            raise ValueError(f"{where or 'a value'} contains a NUL character (\\x00); remove it")
+        return data
+
     def given(self) -> dict[str, object]:
         """The fields the caller sent with a non-null value (null means "not given")."""
         return {
@@ -38,6 +47,24 @@ class In(BaseModel):
             for name in self.model_fields_set
             if getattr(self, name) is not None
         }
+
+
+def _find_nul(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return path or "a key"
+            found = _find_nul(item, f"{path}.{key}" if path else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _find_nul(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 class NestedIn(In):

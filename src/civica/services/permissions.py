@@ -19,6 +19,7 @@ from civica.services.errors import BadRequest, Forbidden, NotFound
 from civica.services.kinds import ObjectKind
 
 RowT = TypeVar("RowT")
+MAX_ID = 2**63
 
 
 class Level(IntEnum):
@@ -96,7 +97,7 @@ def load(
     Without read access the object is reported as missing (404), so ids cannot be probed;
     with read but not enough access, 403 says which level is needed.
     """
-    row = session.get(kind.row, object_id)
+    row = session.get(kind.row, object_id) if 0 < object_id < MAX_ID else None
     if row is None:
         raise NotFound(f"{kind.label} {object_id} not found")
     have = level_of(session, actor, kind, row)
