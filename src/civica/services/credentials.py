@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets as random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -37,8 +37,8 @@ from civica.services.actor import Actor
 from civica.services.errors import BadRequest, Forbidden
 from civica.services.kinds import ObjectKind, register
 from civica.services.paging import Page, PageParams
-from civica.services.permissions import Level, load, visible_filter
-from civica.services.users import actor_for, user_block, users_by_id
+from civica.services.permissions import MAX_ID, Level, load, require, visible_filter
+from civica.services.users import actor_for, make_user_block
 from civica.warehouse import WarehouseError, is_file_backed, mask_url, open_warehouse, scrub
 
 ORDERS = ("updated_at", "created_at", "name")
@@ -55,38 +55,57 @@ _TYPES_BY_LOWER = {t.lower(): t for t in CREDENTIAL_TYPES}
 _DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 
-def _details(session: Session, rows: Sequence[CredentialRow]) -> list[Credential]:
-    owners = users_by_id(session, {r.owner_id for r in rows})
-    host_ids = {r.remote_host_id for r in rows if r.remote_host_id is not None}
-    hosts: dict[int, str] = {}
-    if host_ids:
-        hosts = {
-            host_id: name
-            for host_id, name in session.execute(
-                select(RemoteHostRow.id, RemoteHostRow.name).where(RemoteHostRow.id.in_(host_ids))
-            )
-        }
-    return [
-        Credential(
-            id=r.id,
-            name=r.name,
-            type=r.type,
-            username=r.username,
-            description=r.description,
-            owner=owners[r.owner_id].username,
-            user=user_block(owners[r.owner_id]),
-            remote_host_id=r.remote_host_id,
-            remote_host_name=hosts.get(r.remote_host_id) if r.remote_host_id else None,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-            default=r.is_default,
-        )
-        for r in rows
-    ]
+# Credentials with their owner and remote host, in one query (reads are the hot path).
+_DETAIL = (
+    select(
+        CredentialRow.id,
+        CredentialRow.owner_id,
+        CredentialRow.name,
+        CredentialRow.type,
+        CredentialRow.username,
+        CredentialRow.description,
+        CredentialRow.remote_host_id,
+        CredentialRow.created_at,
+        CredentialRow.updated_at,
+        CredentialRow.is_default,
+        UserRow.username.label("owner_username"),
+        UserRow.name.label("owner_name"),
+        UserRow.last_seen_at.label("owner_seen"),
+        RemoteHostRow.name.label("host_name"),
+    )
+    .join(UserRow, UserRow.id == CredentialRow.owner_id)
+    .outerjoin(RemoteHostRow, RemoteHostRow.id == CredentialRow.remote_host_id)
+)
+_DETAIL_BY_ID = _DETAIL.where(CredentialRow.id == bindparam("credential_id"))
+
+
+def _credential(r: Any) -> Credential:
+    """A response from a `_DETAIL` row; values come from the store, so no re-validation."""
+    return Credential.model_construct(
+        id=r.id,
+        name=r.name,
+        type=r.type,
+        username=r.username,
+        description=r.description,
+        owner=r.owner_username,
+        user=make_user_block(r.owner_id, r.owner_name, r.owner_username, r.owner_seen),
+        remote_host_id=r.remote_host_id,
+        remote_host_name=r.host_name,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        default=r.is_default,
+    )
+
+
+def _detail_row(session: Session, credential_id: int) -> Any:
+    if not 0 < credential_id < MAX_ID:
+        return None
+    return session.execute(_DETAIL_BY_ID, {"credential_id": credential_id}).first()
 
 
 def credential_detail(session: Session, actor: Actor, row: CredentialRow) -> Credential:
-    return _details(session, [row])[0]
+    session.flush()
+    return _credential(_detail_row(session, row.id))
 
 
 CREDENTIAL = register(
@@ -340,8 +359,8 @@ def create_credential(
 
 
 def get_credential(*, session: Session, actor: Actor, credential_id: int) -> Credential:
-    row = load(session, actor, CREDENTIAL, credential_id, Level.READ)
-    return credential_detail(session, actor, row)
+    row = _detail_row(session, credential_id)
+    return _credential(require(session, actor, CREDENTIAL, row, credential_id, Level.READ))
 
 
 def update_credential(
@@ -402,15 +421,16 @@ def list_credentials(
     column = getattr(CredentialRow, page.order)
     ordering = column.asc() if page.order_dir == "asc" else column.desc()
     tiebreak = CredentialRow.id.asc() if page.order_dir == "asc" else CredentialRow.id.desc()
-    rows = session.scalars(
-        select(CredentialRow)
-        .where(*conds)
+    rows = session.execute(
+        _DETAIL.where(*conds)
         .order_by(ordering, tiebreak)
         .limit(1 if default else page.limit)
         .offset(page.offset)
     ).all()
     return Page(
-        items=_details(session, rows), total=min(total, 1) if default else total, params=page
+        items=[_credential(r) for r in rows],
+        total=min(total, 1) if default else total,
+        params=page,
     )
 
 

@@ -98,6 +98,14 @@ def load(
     with read but not enough access, 403 says which level is needed.
     """
     row = session.get(kind.row, object_id) if 0 < object_id < MAX_ID else None
+    return require(session, actor, kind, row, object_id, level)
+
+
+def require(
+    session: Session, actor: Actor, kind: ObjectKind, row: Any, object_id: int, level: Level
+) -> Any:
+    """Check the actor holds `level` on `row` (any object with `id` and `owner_id`, or None when
+    it does not exist); returns the row. 404 without read access, 403 with too little."""
     if row is None:
         raise NotFound(f"{kind.label} {object_id} not found")
     have = level_of(session, actor, kind, row)
