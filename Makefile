@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= data
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .PHONY: install install-dev run test bench lint format clean
 
@@ -51,3 +51,5 @@ clean:
 migration: install-dev
 	rm -f /tmp/civica-migration.db
 	$(BIN)/python -c "from alembic import command; from civica.db.migrate import alembic_config, upgrade; from civica.db.engine import make_engine; e = make_engine('sqlite:////tmp/civica-migration.db'); upgrade(e); command.revision(alembic_config(e), message='$(MSG)', autogenerate=True)"
+	$(BIN)/ruff format -q src/civica/db/migrations/versions
+	$(BIN)/ruff check --fix -q src/civica/db/migrations/versions

@@ -163,6 +163,21 @@ def main() -> int:
             f"{ratio:>8.2f}{mark}"
         )
     print("all ratio targets met" if ok else "some ratio targets missed")
+
+    # --- file transfers (benchmarks/files.py; size from CIVICA_BENCH_FILE_MB, 1024 by default) ---
+    from benchmarks import files as file_benchmark
+
+    file_benchmark.main()
+
+    # --- execution: run latency, queue throughput, log ingestion (benchmarks/execution.py) ---
+    from benchmarks.execution import execution_benchmark
+
+    execution_benchmark()
+
+    # --- SQL: a query and an export on the embedded DuckDB (benchmarks/sql.py) ---
+    from benchmarks.sql import sql_benchmark
+
+    sql_benchmark()
     return 0
 
 

@@ -30,6 +30,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     platform = Platform.open(settings)
     prepared = prepare(platform)
     base = f"http://{args.host}:{args.port}"
+    # Runs call the API back at this address unless CIVICA_PUBLIC_URL says otherwise.
+    local = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+    platform.extras.setdefault("api_url", f"http://{local}:{args.port}")
     print(f"civica {_version()} serving {base}  (data folder: {settings.data_dir.resolve()})")
     if prepared.new_admin_key:
         print(
@@ -47,6 +50,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=args.access_log,
     )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run one worker alone: claim and execute queued runs until SIGINT or SIGTERM."""
+    import signal
+    import threading
+
+    from civica.bootstrap import prepare
+    from civica.execution.worker import Worker
+    from civica.platform import Platform
+
+    settings = _settings(args)
+    platform = Platform.open(settings)
+    prepare(platform)
+    api_url = args.api_url or settings.public_url or "http://127.0.0.1:8000"
+    platform.extras["api_url"] = api_url
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker = Worker(platform)
+    worker.start()
+    cap = worker.executor.capacity()
+    print(
+        f"civica worker {worker.worker_id}: {cap.cpu / 1024:g} CPUs, {cap.memory} MiB for runs; "
+        f"runs call the API at {api_url}"
+    )
+    sys.stdout.flush()
+    stop.wait()
+    worker.stop()
+    platform.close()
     return 0
 
 
@@ -207,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run queued jobs on this machine (no API)")
+    worker.add_argument("--data-dir", help="folder for all local state (default ./data)")
+    worker.add_argument(
+        "--api-url",
+        help="address runs use to call the API back (default CIVICA_PUBLIC_URL, then "
+        "http://127.0.0.1:8000)",
+    )
+    worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="bring the metadata database up to date")
     migrate.add_argument("--data-dir")

@@ -35,6 +35,12 @@ COMPLETE = {"credentials", "databases", "projects"}
 EXTRAS: set[tuple[str, str]] = {
     ("GET", "/databases/{id}"),
     ("GET", "/databases/{id}/schemas/{schema_name}/tables/{table_name}"),
+    ("POST", "/files/multipart"),
+    ("POST", "/files/multipart/{id}/complete"),
+    ("GET", "/jobs/{id}/runs"),
+    ("DELETE", "/jobs/{id}/runs/{run_id}"),
+    ("GET", "/jobs/{id}/runs/{run_id}/logs"),
+    ("GET", "/jobs/{id}/runs/{run_id}/outputs"),
 }
 
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Lifespan
 
 import civica
 from civica.api import spec
 from civica.api.deps import AuthCache, CtxDep
 from civica.api.resources import resource_routers
-from civica.api.wire import WireMiddleware, install_error_handlers
+from civica.api.resources.file_transfer import TransferDispatch, transfer_app
+from civica.api.routing import leaf_routes
+from civica.api.wire import WireMiddleware, document_errors, install_error_handlers
 from civica.platform import Platform
+from civica.services.files import run_sweeper
+from civica.storage import file_store
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -26,8 +34,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.auth_cache = AuthCache(platform.settings.auth_cache_seconds)
     app.state.max_body_bytes = platform.settings.max_body_bytes
     install_error_handlers(app)
+    document_errors(app)
     for router in resource_routers():
-        app.include_router(router)
+        app.router.routes.extend(leaf_routes(router))
 
     @app.get(
         "/endpoints", summary="The API spec (Swagger 2.0) the clients build their methods from"
@@ -39,4 +48,44 @@ def create_app(platform: Platform) -> FastAPI:
         return cached
 
     app.add_middleware(WireMiddleware, max_body_bytes=platform.settings.max_body_bytes)
+
+    # Files: the local store's transfer URLs bypass the JSON body limit (they have their own),
+    # and a background sweep removes expired files' contents.
+    app.add_middleware(TransferDispatch, transfer=transfer_app(platform))
+    app.router.lifespan_context = _with_file_sweeper(app.router.lifespan_context, platform)
+    # Execution: CIVICA_WORKERS in-process workers run queued runs (0 leaves it to `civica worker`).
+    app.router.lifespan_context = _with_workers(app.router.lifespan_context, platform)
     return app
+
+
+def _with_file_sweeper(inner: Lifespan[Any], platform: Platform) -> Lifespan[Any]:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            file_store(platform)  # a wrong CIVICA_STORAGE_URL stops the start, with its reason
+            interval = platform.settings.file_sweep_seconds
+            task = asyncio.create_task(run_sweeper(platform, interval)) if interval > 0 else None
+            try:
+                yield state
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+    return lifespan
+
+
+def _with_workers(inner: Lifespan[Any], platform: Platform) -> Lifespan[Any]:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        from civica.execution.worker import start_workers, stop_workers
+
+        async with inner(app) as state:
+            workers = await asyncio.to_thread(start_workers, platform)
+            try:
+                yield state
+            finally:
+                await asyncio.to_thread(stop_workers, workers)
+
+    return lifespan

@@ -17,6 +17,8 @@ import civica
 TYPES = {"integer", "number", "string", "boolean", "array", "object"}
 VERBS = ("get", "post", "put", "patch", "delete")
 KEEP = ("description", "format", "enum", "default", "minimum", "maximum", "pattern")
+# Keys that say nothing about a value's type: a schema of only these accepts any JSON value.
+ANNOTATIONS = {"title", "description", "default", "examples"}
 
 
 class SpecError(ValueError):
@@ -56,6 +58,8 @@ def convert_schema(schema: dict[str, Any], where: str) -> dict[str, Any]:
     if kind is None:
         if "properties" in schema or schema == {} or "additionalProperties" in schema:
             kind = "object"
+        elif not schema.keys() - ANNOTATIONS:
+            kind = "string"  # any JSON value (`Any`): the seed describes such values as strings
         else:
             raise SpecError(f"{where}: no type in {schema}")
     if kind not in TYPES:
@@ -91,6 +95,9 @@ def _parameter(param: dict[str, Any], where: str) -> dict[str, Any]:
         "type": schema["type"],
     }
     description = param.get("description") or schema.get("description")
+    if not description and param["in"] == "path":
+        noun = param["name"].removesuffix("_id").replace("_", " ")
+        description = "The ID of the object." if noun == "id" else f"The ID of the {noun}."
     if description:
         out["description"] = description
     if "items" in schema:

@@ -15,12 +15,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic.alias_generators import to_snake
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from civica.schemas.common import Error
 from civica.services.errors import BadRequest, ServiceError
 from civica.services.paging import Page, PageParams
 
@@ -149,8 +152,18 @@ def _loc_name(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+# Fields whose values are never repeated back (in error messages, and so in logs).
+_SECRET_WORDS = ("password", "secret", "token", "api_key", "private_key")
+
+
+def _is_secret(field: str) -> bool:
+    last = field.rsplit(".", 1)[-1].lower()
+    return any(word in last for word in _SECRET_WORDS)
+
+
 def describe_validation(errors: Sequence[Any]) -> str:
-    """One sentence per problem, naming the field and what would fix it."""
+    """One sentence per problem, naming the field and what would fix it (never the value of a
+    secret field such as a password)."""
     msgs: list[str] = []
     for err in errors[:10]:
         loc = err.get("loc", ())
@@ -164,9 +177,15 @@ def describe_validation(errors: Sequence[Any]) -> str:
             msgs.append(f"the body is not valid JSON ({err.get('ctx', {}).get('error', '')})")
         elif kind in ("model_attributes_type", "dict_type") and field == "body":
             msgs.append("the body must be a JSON object")
+        elif kind == "value_error" and isinstance(err.get("input"), dict | list):
+            # A check of a whole object: its message names the field itself.
+            msgs.append(str(err.get("msg", "is invalid")).removeprefix("Value error, "))
         else:
             msg = err.get("msg", "is invalid")
             got = err.get("input")
+            if _is_secret(field):
+                msgs.append(f"{field}: {msg} (value not shown: it is a secret)")
+                continue
             shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
             if len(shown) > 60:
                 shown = shown[:57] + "..."
@@ -186,10 +205,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return error_response(400, describe_validation(exc.errors()))
 
+    # Starlette's class: the router and FastAPI's body parsing raise it, not FastAPI's subclass.
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         description = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        if exc.status_code == 404 and description == "Not Found":
+        if exc.status_code == 400 and description == "There was an error parsing the body":
+            description = "the body could not be read: send JSON encoded as UTF-8"
+        elif exc.status_code == 404 and description == "Not Found":
             description = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
             description = f"{request.method} is not allowed on {request.url.path}"
@@ -207,6 +229,23 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _overflow(_request: Request, _exc: OverflowError) -> JSONResponse:
         return error_response(400, "a number in the request is too large; ids are 64-bit")
 
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the request carried (PostgreSQL: a number out of range,
+        # text it cannot hold); SQLite's counterpart is the OverflowError above. The SQL and its
+        # parameters stay out of the log and the answer.
+        log.warning(
+            "the database refused a value on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__,
+        )
+        return error_response(
+            400,
+            "a value in the request cannot be stored: a number is out of range (ids are 64-bit "
+            "integers) or a text is not valid for the database",
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -215,6 +254,51 @@ def install_error_handlers(app: FastAPI) -> None:
             "the server hit an unexpected error; it has been logged. "
             "Try again, and report it if it keeps happening.",
         )
+
+
+# The failures any route can answer with, documented once for every operation of the OpenAPI
+# document (validation problems are 400 here, never FastAPI's 422).
+ERROR_RESPONSES: dict[str, str] = {
+    "400": "Bad request: a parameter or the body is invalid; errorDescription names the field.",
+    "401": "No API key, or one that is unknown, revoked or expired.",
+    "403": "The caller can see the object but lacks the permission this needs.",
+    "404": "No such object, or one the caller cannot see.",
+    "409": "The request conflicts with the current state, e.g. a name already taken.",
+    "413": "The request body is larger than the server accepts.",
+}
+_WITH_BODY = {"post", "put", "patch", "delete"}  # 413 only where a body can be sent
+_FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
+
+
+def document_errors(app: FastAPI) -> None:
+    """Make `app.openapi()` document the JSON error body for every operation (and drop the 422
+    FastAPI adds, which this API never sends: validation problems are 400s)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Error"] = Error.model_json_schema(
+            by_alias=True, mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for item in schema.get("paths", {}).values():
+            for verb, op in item.items():
+                responses = op.setdefault("responses", {})
+                responses.pop("422", None)
+                for code, description in ERROR_RESPONSES.items():
+                    if code == "413" and verb not in _WITH_BODY:
+                        continue
+                    responses.setdefault(code, {"description": description, "content": content})
+        for name in _FASTAPI_VALIDATION:
+            rest = {k: v for k, v in schemas.items() if k not in _FASTAPI_VALIDATION}
+            if f'/{name}"' not in json.dumps([schema["paths"], rest]):
+                schemas.pop(name, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def pagination(

@@ -165,3 +165,206 @@ class TemporaryCredentialRow(Base):
     scope: Mapped[str] = mapped_column(String(64), nullable=False, default="files")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class FileRow(ObjectMixin, Base):
+    """A file: its metadata here, its bytes in the object store under `storage_key`.
+
+    `state` goes pending → uploaded (bytes complete and checked), or → failed; and → expired once
+    `expires_at` passed and the sweep removed the bytes. Only uploaded files can be read.
+    """
+
+    __tablename__ = "files"
+    __table_args__ = (Index("ix_files_state_expires_at", "state", "expires_at"),)
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    store: Mapped[str] = mapped_column(String(16), nullable=False)
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    size: Mapped[int | None] = mapped_column(IdType)
+    checksum: Mapped[str | None] = mapped_column(String(128))
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(32))
+    # Multipart uploads: the store's upload id and the number of parts announced.
+    multipart_upload_id: Mapped[str | None] = mapped_column(String(1024))
+    num_parts: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # JSON of what /files/preprocess/csv detected (includeHeader, columnDelimiter, ...).
+    detected_info: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Execution: one table for every runnable object, one for their runs (docs/execution.md). ---
+
+from typing import Any  # noqa: E402
+
+from sqlalchemy import JSON  # noqa: E402
+
+
+class JobRow(ObjectMixin, Base):
+    """Anything that runs: scripts of each type now, imports, model builds and more later.
+
+    One table gives `/jobs/{id}` one id space across kinds. `kind` says which kind a row is (a
+    subclass per kind maps it, so `session.get(PythonScriptRow, id)` finds only Python scripts);
+    `type` is the job type the API shows (`JobTypes::PythonDocker`); `config` holds the fields
+    only that kind has (source, params, required_resources, docker_command, ...).
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_kind_updated_at", "kind", "updated_at"),)
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_abstract": True}
+
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    type: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    parent_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    from_template_id: Mapped[int | None] = mapped_column(IdType, index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # Newest run, kept here so lists show a job's state without a query per job.
+    last_run_id: Mapped[int | None] = mapped_column(IdType)
+    trigger_email: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Schedules come with the scheduling issue; the request's schedule block is kept in config.
+
+
+class PythonScriptRow(JobRow):
+    __mapper_args__ = {"polymorphic_identity": "python3"}
+
+
+class RScriptRow(JobRow):
+    __mapper_args__ = {"polymorphic_identity": "r"}
+
+
+class JavaScriptScriptRow(JobRow):
+    __mapper_args__ = {"polymorphic_identity": "javascript"}
+
+
+class ContainerScriptRow(JobRow):
+    __mapper_args__ = {"polymorphic_identity": "container"}
+
+
+class CustomScriptRow(ContainerScriptRow):
+    """A script made from a template. A subclass of containers because the public client reaches
+    custom scripts through `/scripts/containers/{id}` (its runs, shares and details)."""
+
+    __mapper_args__ = {"polymorphic_identity": "custom"}
+
+
+class RunRow(Base):
+    """One run of a job: queued → running → succeeded | failed | cancelled (never anything else).
+
+    `error` is always set when failed. Workers claim queued runs, beat `heartbeat_at` while they
+    run them, and a run whose heartbeat stops is failed by any other worker.
+    """
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_state_id", "state", "id"),
+        Index("ix_runs_job_id_id", "job_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    )
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    is_cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    triggered_by_id: Mapped[int | None] = mapped_column(IdType, ForeignKey("users.id"))
+    # What the run asked for when queued (CPU shares, 1024 a core; memory in MiB): admission.
+    cpu: Mapped[int] = mapped_column(Integer, nullable=False, default=1024)
+    memory: Mapped[int] = mapped_column(Integer, nullable=False, default=1024)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    worker_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # The run's own API key (revoked when the run ends), and peak memory seen, in MiB.
+    api_key_id: Mapped[int | None] = mapped_column(IdType)
+    max_memory_usage: Mapped[int | None] = mapped_column(Integer)
+
+
+class RunLogRow(Base):
+    __tablename__ = "run_logs"
+    __table_args__ = (Index("ix_run_logs_run_id_id", "run_id", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    level: Mapped[str] = mapped_column(String(8), nullable=False, default="info")
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class RunOutputRow(Base):
+    """An object a run produced (a File, Table, Report, Project or JSONValue)."""
+
+    __tablename__ = "run_outputs"
+    __table_args__ = (UniqueConstraint("run_id", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    object_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    object_id: Mapped[int] = mapped_column(IdType, nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    value: Mapped[Any] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class JsonValueRow(ObjectMixin, Base):
+    __tablename__ = "json_values"
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class ScriptTemplateRow(ObjectMixin, Base):
+    """A script published as a template: custom scripts run its code with their own arguments."""
+
+    __tablename__ = "script_templates"
+
+    script_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("jobs.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    ui_report_id: Mapped[int | None] = mapped_column(IdType)
+    tech_reviewed: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+# --- SQL: queries and SQL scripts are jobs too (docs/sql.md); no columns of their own. ---
+
+
+class SqlScriptRow(JobRow):
+    """A SQL script: `sql`, `remote_host_id`, `credential_id`, `csv_settings` in config."""
+
+    __mapper_args__ = {"polymorphic_identity": "sql"}
+
+
+class QueryRow(JobRow):
+    """A query (`/queries`): its SQL, database, credential, preview size and CSV options, and
+    the preview of its newest finished run (`result`), in config."""
+
+    __mapper_args__ = {"polymorphic_identity": "query"}
+
+
+class WarehouseTableRow(TimestampMixin, Base):
+    """A table or view seen in a database, so it has a stable id (`/tables`, the public client's
+    `get_table_id`). Rows are made when a table is first looked up; the table itself lives in
+    the database, and its columns are read from there each time."""
+
+    __tablename__ = "warehouse_tables"
+    __table_args__ = (UniqueConstraint("remote_host_id", "schema_name", "table_name"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    remote_host_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("remote_hosts.id", ondelete="CASCADE"), nullable=False
+    )
+    schema_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    table_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +21,14 @@ class Out(BaseModel):
     )
 
 
+class Error(Out):
+    """The body of every failure (4xx and 5xx): what went wrong, in a sentence naming the fix."""
+
+    error: str = Field(description="A short machine-readable name, e.g. not_found.")
+    error_description: str = Field(description="What went wrong and how to fix it.")
+    code: int = Field(description="The HTTP status code.")
+
+
 class In(BaseModel):
     """A request body: snake_case or camelCase keys, unknown keys refused with a clear error."""
 
@@ -33,11 +42,19 @@ class In(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        """NUL characters are refused everywhere: no store keeps them faithfully."""
-        where = _find_nul(data, "")
-        if where is not None:
-            raise ValueError(f"{where or 'a value'} contains a NUL character (\\x00); remove it")
+    def _storable_text(cls, data: Any) -> Any:
+        """NUL characters and unpaired surrogates (`"\\ud800"` in JSON) are refused everywhere:
+        no store keeps them faithfully, and a surrogate cannot even be written back as JSON."""
+        found = _find_unstorable(data, "")
+        if found is not None:
+            where, char = found
+            where = where or "a value"
+            if char == "\x00":
+                raise ValueError(f"{where} contains a NUL character (\\x00); remove it")
+            raise ValueError(
+                f"{where} contains an unpaired surrogate (\\u{ord(char):04x}), which is not "
+                "valid Unicode text; send valid UTF-8"
+            )
         return data
 
     def given(self) -> dict[str, object]:
@@ -49,19 +66,24 @@ class In(BaseModel):
         }
 
 
-def _find_nul(value: Any, path: str) -> str | None:
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _find_unstorable(value: Any, path: str) -> tuple[str, str] | None:
+    """Where in a request value the first unstorable character is, and which it is."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        bad = _UNSTORABLE.search(value)
+        return (path, bad.group()) if bad else None
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
-                return path or "a key"
-            found = _find_nul(item, f"{path}.{key}" if path else str(key))
+            if isinstance(key, str) and (bad := _UNSTORABLE.search(key)):
+                return (path or "a key", bad.group())
+            found = _find_unstorable(item, f"{path}.{key}" if path else str(key))
             if found is not None:
                 return found
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found = _find_nul(item, f"{path}[{i}]")
+            found = _find_unstorable(item, f"{path}[{i}]")
             if found is not None:
                 return found
     return None
@@ -103,11 +125,15 @@ class Shares(Out):
     )
 
 
+# Ids one share request may name (a database statement has a bounded number of parameters).
+MAX_SHARE_IDS = 1000
 PermissionLevel = Annotated[str, Field(description='Options are: "read", "write", or "manage"')]
 
 
 class ShareUsersIn(In):
-    user_ids: list[int] = Field(description="An array of one or more user IDs", min_length=1)
+    user_ids: list[int] = Field(
+        description="An array of one or more user IDs", min_length=1, max_length=MAX_SHARE_IDS
+    )
     permission_level: PermissionLevel
     share_email_body: str | None = Field(
         default=None, description="Custom body text for e-mail sent on a share."
@@ -118,7 +144,9 @@ class ShareUsersIn(In):
 
 
 class ShareGroupsIn(In):
-    group_ids: list[int] = Field(description="An array of one or more group IDs", min_length=1)
+    group_ids: list[int] = Field(
+        description="An array of one or more group IDs", min_length=1, max_length=MAX_SHARE_IDS
+    )
     permission_level: PermissionLevel
     share_email_body: str | None = Field(
         default=None, description="Custom body text for e-mail sent on a share."

@@ -296,7 +296,7 @@ def _remote_host_id(
     if remote_host_id is not None and remote_host is not None:
         raise BadRequest("send remote_host_id or remote_host, not both")
     if remote_host_id is not None:
-        if session.get(RemoteHostRow, remote_host_id) is None:
+        if not 0 < remote_host_id < MAX_ID or session.get(RemoteHostRow, remote_host_id) is None:
             raise BadRequest(
                 f"remote_host_id {remote_host_id} is not a registered remote host; "
                 "GET /remote_hosts lists them"
@@ -329,7 +329,7 @@ def _owner_for(session: Session, actor: Actor, user_id: int | None) -> int:
         return actor.user_id
     if not actor.is_admin:
         raise Forbidden("user_id: only admins can create credentials for other users")
-    if session.get(UserRow, user_id) is None:
+    if not 0 < user_id < MAX_ID or session.get(UserRow, user_id) is None:
         raise BadRequest(f"user_id {user_id} is not a user")
     return user_id
 

@@ -30,7 +30,7 @@ from civica.schemas.databases import (
 from civica.security import SecretBox
 from civica.services.actor import Actor
 from civica.services.errors import BadRequest, Conflict, Forbidden, NotFound
-from civica.services.permissions import Level
+from civica.services.permissions import MAX_ID, Level
 from civica.services.users import user_block, users_by_id
 from civica.warehouse import (
     Warehouse,
@@ -177,7 +177,7 @@ def masked_url(secrets: SecretBox, row: RemoteHostRow) -> str:
 
 def load_database(session: Session, database_id: int) -> RemoteHostRow:
     """Any database by id: every authenticated user can see every database."""
-    row = session.get(RemoteHostRow, database_id)
+    row = session.get(RemoteHostRow, database_id) if 0 < database_id < MAX_ID else None
     if row is None or row.archived:
         raise NotFound(f"database {database_id} not found; GET /databases lists them")
     return row
@@ -406,7 +406,9 @@ def create_whitelist_ip(
 
 
 def _load_rule(session: Session, row: RemoteHostRow, whitelisted_ip_id: int) -> WhitelistIpRow:
-    rule = session.get(WhitelistIpRow, whitelisted_ip_id)
+    rule = (
+        session.get(WhitelistIpRow, whitelisted_ip_id) if 0 < whitelisted_ip_id < MAX_ID else None
+    )
     if rule is None or rule.remote_host_id != row.id:
         raise NotFound(f"whitelisted IP {whitelisted_ip_id} not found for database {row.id}")
     return rule
@@ -488,7 +490,7 @@ def create_remote_host(
 def get_remote_host(
     *, session: Session, actor: Actor, platform: Platform, remote_host_id: int
 ) -> RemoteHost:
-    row = session.get(RemoteHostRow, remote_host_id)
+    row = session.get(RemoteHostRow, remote_host_id) if 0 < remote_host_id < MAX_ID else None
     if row is None:
         raise NotFound(f"remote host {remote_host_id} not found; GET /remote_hosts lists them")
     return remote_host_detail(session, actor, row, platform.secrets)

@@ -3,6 +3,11 @@
 `open_warehouse(url, username, password)` picks the implementation by the URL's scheme. URLs are
 SQLAlchemy URLs (`postgresql://host:5432/db`, `duckdb:////path/file.duckdb`); JDBC-style
 `jdbc:postgresql://host:5432/db` and `redshift://` / `postgres://` are read as PostgreSQL.
+
+Implementations: `duckdb.DuckDbWarehouse` (the embedded default; one shared connection per
+file per process), `postgres.PostgresWarehouse` (psycopg 3: COPY, server-side cursors, real
+cancel) and `sqlalchemy.SqlAlchemyWarehouse` for any other SQLAlchemy URL. docs/sql.md says
+more.
 """
 
 from __future__ import annotations
@@ -10,7 +15,18 @@ from __future__ import annotations
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from civica.warehouse.base import Warehouse, WarehouseError
+from civica.warehouse.base import (
+    MAX_PREVIEW_ROWS,
+    Column,
+    CsvFormat,
+    Export,
+    Interrupted,
+    Preview,
+    TableColumn,
+    TableInfo,
+    Warehouse,
+    WarehouseError,
+)
 from civica.warehouse.sqlalchemy import SqlAlchemyWarehouse, mask_url, scrub
 
 # Backends whose database is a local file: they have no logins, and a URL naming a file would let
@@ -80,11 +96,28 @@ def open_warehouse(
             parsed = parsed.set(username=username)
         if password is not None and (username or parsed.username):
             parsed = parsed.set(password=password or None)
+    backend = parsed.get_backend_name()
+    if backend == "duckdb":
+        from civica.warehouse.duckdb import DuckDbWarehouse
+
+        return DuckDbWarehouse(parsed)
+    if backend == "postgresql" and parsed.get_driver_name() == "psycopg":
+        from civica.warehouse.postgres import PostgresWarehouse
+
+        return PostgresWarehouse(parsed)
     return SqlAlchemyWarehouse(parsed)
 
 
 __all__ = [
     "FILE_BACKENDS",
+    "MAX_PREVIEW_ROWS",
+    "Column",
+    "CsvFormat",
+    "Export",
+    "Interrupted",
+    "Preview",
+    "TableColumn",
+    "TableInfo",
     "Warehouse",
     "WarehouseError",
     "is_file_backed",

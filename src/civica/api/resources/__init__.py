@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from civica.api.resources import credentials, databases, projects, remote_hosts, users
+from civica.api.resources import (
+    credentials,
+    databases,
+    files,
+    jobs,
+    json_values,
+    projects,
+    queries,
+    remote_hosts,
+    scripts,
+    tables,
+    templates,
+    users,
+)
 
 
 def resource_routers() -> list[APIRouter]:
@@ -14,4 +27,11 @@ def resource_routers() -> list[APIRouter]:
         credentials.router,
         databases.router,
         remote_hosts.router,
+        files.router,
+        jobs.router,
+        scripts.router,
+        queries.router,
+        tables.router,
+        json_values.router,
+        templates.router,
     ]

@@ -13,7 +13,9 @@ from civica.schemas.databases import (
     WhitelistIpCreate,
     WhitelistIpSummary,
 )
+from civica.schemas.tables import Table
 from civica.services import databases as svc
+from civica.services import tables as tables_svc
 
 router = APIRouter(tags=["databases"], route_class=CivicaRoute)
 
@@ -55,6 +57,31 @@ def list_schemas(
         database_id=id,
         client_ip=_client_ip(request),
         name=name,
+        credential_id=credential_id,
+    )
+
+
+@router.get(
+    "/databases/{id}/schemas/{schema_name}/tables/{table_name}", summary="Show basic table info"
+)
+def get_schemas_tables(
+    id: int,
+    schema_name: str,
+    table_name: str,
+    ctx: CtxDep,
+    request: Request,
+    credential_id: int | None = Query(
+        None,
+        description="If provided, the database is reached with this credential's login instead "
+        "of your own credential for it.",
+    ),
+) -> Table:
+    return ctx.call(
+        tables_svc.get_database_table,
+        database_id=id,
+        schema_name=schema_name,
+        table_name=table_name,
+        client_ip=_client_ip(request),
         credential_id=credential_id,
     )
 

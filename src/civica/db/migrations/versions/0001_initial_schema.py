@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 18:53:17.336587
+Create Date: 2026-11-27 20:35:34.717913
 """
 
 from __future__ import annotations
@@ -114,6 +114,40 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_keys_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "files",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("store", sa.String(length=16), nullable=False),
+        sa.Column("storage_key", sa.String(length=255), nullable=False),
+        sa.Column("size", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("checksum", sa.String(length=128), nullable=True),
+        sa.Column("checksum_algorithm", sa.String(length=32), nullable=True),
+        sa.Column("multipart_upload_id", sa.String(length=1024), nullable=True),
+        sa.Column("num_parts", sa.Integer(), nullable=True),
+        sa.Column("expires_at", civica.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("uploaded_at", civica.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("detected_info", sa.Text(), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("archived", sa.Boolean(), nullable=False),
+        sa.Column("hidden", sa.Boolean(), nullable=False),
+        sa.Column("owner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_files_owner_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_files")),
+        sa.UniqueConstraint("storage_key", name=op.f("uq_files_storage_key")),
+    )
+    with op.batch_alter_table("files", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_files_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index("ix_files_state_expires_at", ["state", "expires_at"], unique=False)
+
+    op.create_table(
         "group_members",
         sa.Column("group_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -133,6 +167,69 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_group_members_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "jobs",
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("type", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("parent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column(
+            "from_template_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column(
+            "last_run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("trigger_email", sa.String(length=255), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("archived", sa.Boolean(), nullable=False),
+        sa.Column("hidden", sa.Boolean(), nullable=False),
+        sa.Column("owner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_jobs_owner_id_users")),
+        sa.ForeignKeyConstraint(
+            ["parent_id"], ["jobs.id"], name=op.f("fk_jobs_parent_id_jobs"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
+        sa.UniqueConstraint("trigger_email", name=op.f("uq_jobs_trigger_email")),
+    )
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_jobs_from_template_id"), ["from_template_id"], unique=False
+        )
+        batch_op.create_index("ix_jobs_kind_updated_at", ["kind", "updated_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_jobs_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_jobs_parent_id"), ["parent_id"], unique=False)
+
+    op.create_table(
+        "json_values",
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("archived", sa.Boolean(), nullable=False),
+        sa.Column("hidden", sa.Boolean(), nullable=False),
+        sa.Column("owner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_json_values_owner_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_json_values")),
+    )
+    with op.batch_alter_table("json_values", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_json_values_owner_id"), ["owner_id"], unique=False)
 
     op.create_table(
         "projects",
@@ -252,6 +349,117 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "runs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("job_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("is_cancel_requested", sa.Boolean(), nullable=False),
+        sa.Column(
+            "triggered_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("cpu", sa.Integer(), nullable=False),
+        sa.Column("memory", sa.Integer(), nullable=False),
+        sa.Column("queued_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", civica.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", civica.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("heartbeat_at", civica.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("worker_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "api_key_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("max_memory_usage", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["jobs.id"], name=op.f("fk_runs_job_id_jobs"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["triggered_by_id"], ["users.id"], name=op.f("fk_runs_triggered_by_id_users")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
+    )
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.create_index("ix_runs_job_id_id", ["job_id", "id"], unique=False)
+        batch_op.create_index("ix_runs_state_id", ["state", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_runs_worker_id"), ["worker_id"], unique=False)
+
+    op.create_table(
+        "script_templates",
+        sa.Column(
+            "script_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("category", sa.String(length=32), nullable=True),
+        sa.Column(
+            "ui_report_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("tech_reviewed", sa.Boolean(), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("archived", sa.Boolean(), nullable=False),
+        sa.Column("hidden", sa.Boolean(), nullable=False),
+        sa.Column("owner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_script_templates_owner_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["script_id"],
+            ["jobs.id"],
+            name=op.f("fk_script_templates_script_id_jobs"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_script_templates")),
+    )
+    with op.batch_alter_table("script_templates", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_script_templates_owner_id"), ["owner_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_script_templates_script_id"), ["script_id"], unique=False
+        )
+
+    op.create_table(
+        "warehouse_tables",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column(
+            "remote_host_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("schema_name", sa.String(length=255), nullable=False),
+        sa.Column("table_name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("created_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["remote_host_id"],
+            ["remote_hosts.id"],
+            name=op.f("fk_warehouse_tables_remote_host_id_remote_hosts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_warehouse_tables")),
+        sa.UniqueConstraint(
+            "remote_host_id",
+            "schema_name",
+            "table_name",
+            name=op.f("uq_warehouse_tables_remote_host_id"),
+        ),
+    )
+    op.create_table(
         "whitelist_ips",
         sa.Column(
             "id",
@@ -285,6 +493,53 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_whitelist_ips_remote_host_id"), ["remote_host_id"], unique=False
         )
+
+    op.create_table(
+        "run_logs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("level", sa.String(length=8), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name=op.f("fk_run_logs_run_id_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_logs")),
+    )
+    with op.batch_alter_table("run_logs", schema=None) as batch_op:
+        batch_op.create_index("ix_run_logs_run_id_id", ["run_id", "id"], unique=False)
+
+    op.create_table(
+        "run_outputs",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("object_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "object_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("value", sa.JSON(), nullable=False),
+        sa.Column("created_at", civica.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name=op.f("fk_run_outputs_run_id_runs"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_run_outputs")),
+        sa.UniqueConstraint(
+            "run_id", "object_type", "object_id", name=op.f("uq_run_outputs_run_id")
+        ),
+    )
+    with op.batch_alter_table("run_outputs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_run_outputs_run_id"), ["run_id"], unique=False)
 
     op.create_table(
         "temporary_credentials",
@@ -330,10 +585,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_temporary_credentials_credential_id"))
 
     op.drop_table("temporary_credentials")
+    with op.batch_alter_table("run_outputs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_run_outputs_run_id"))
+
+    op.drop_table("run_outputs")
+    with op.batch_alter_table("run_logs", schema=None) as batch_op:
+        batch_op.drop_index("ix_run_logs_run_id_id")
+
+    op.drop_table("run_logs")
     with op.batch_alter_table("whitelist_ips", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_whitelist_ips_remote_host_id"))
 
     op.drop_table("whitelist_ips")
+    op.drop_table("warehouse_tables")
+    with op.batch_alter_table("script_templates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_script_templates_script_id"))
+        batch_op.drop_index(batch_op.f("ix_script_templates_owner_id"))
+
+    op.drop_table("script_templates")
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_runs_worker_id"))
+        batch_op.drop_index("ix_runs_state_id")
+        batch_op.drop_index("ix_runs_job_id_id")
+
+    op.drop_table("runs")
     with op.batch_alter_table("project_objects", schema=None) as batch_op:
         batch_op.drop_index("ix_project_objects_object")
 
@@ -352,10 +627,26 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_projects_owner_id"))
 
     op.drop_table("projects")
+    with op.batch_alter_table("json_values", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_json_values_owner_id"))
+
+    op.drop_table("json_values")
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_jobs_parent_id"))
+        batch_op.drop_index(batch_op.f("ix_jobs_owner_id"))
+        batch_op.drop_index("ix_jobs_kind_updated_at")
+        batch_op.drop_index(batch_op.f("ix_jobs_from_template_id"))
+
+    op.drop_table("jobs")
     with op.batch_alter_table("group_members", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_group_members_user_id"))
 
     op.drop_table("group_members")
+    with op.batch_alter_table("files", schema=None) as batch_op:
+        batch_op.drop_index("ix_files_state_expires_at")
+        batch_op.drop_index(batch_op.f("ix_files_owner_id"))
+
+    op.drop_table("files")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_user_id"))
 
