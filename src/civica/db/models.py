@@ -311,7 +311,7 @@ class RunOutputRow(Base):
     object_type: Mapped[str] = mapped_column(String(32), nullable=False)
     object_id: Mapped[int] = mapped_column(IdType, nullable=False)
     name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
 
@@ -319,7 +319,7 @@ class JsonValueRow(ObjectMixin, Base):
     __tablename__ = "json_values"
 
     name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class ScriptTemplateRow(ObjectMixin, Base):
