@@ -124,7 +124,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--only",
+        choices=("api", "files", "execution", "sql"),
+        help="run one group of benchmarks (all by default)",
+    )
     args = parser.parse_args()
+    if args.only in (None, "api"):
+        api_benchmark(args)
+    if args.only in (None, "files"):
+        # File transfers (benchmarks/files.py; size from CIVICA_BENCH_FILE_MB, 1024 by default).
+        from benchmarks import files as file_benchmark
+
+        file_benchmark.main()
+    if args.only in (None, "execution"):
+        # Run latency, queue throughput, log ingestion (benchmarks/execution.py).
+        from benchmarks.execution import execution_benchmark
+
+        execution_benchmark()
+    if args.only in (None, "sql"):
+        # A query and an export on the embedded DuckDB (benchmarks/sql.py).
+        from benchmarks.sql import sql_benchmark
+
+        sql_benchmark()
+    return 0
+
+
+def api_benchmark(args: argparse.Namespace) -> None:
+    """Authenticated single-object GET and a list of 50, against a bare Starlette endpoint."""
     ensure_wrk()
     py = sys.executable
     bare_port, civica_port = free_port(), free_port()
@@ -163,22 +190,6 @@ def main() -> int:
             f"{ratio:>8.2f}{mark}"
         )
     print("all ratio targets met" if ok else "some ratio targets missed")
-
-    # --- file transfers (benchmarks/files.py; size from CIVICA_BENCH_FILE_MB, 1024 by default) ---
-    from benchmarks import files as file_benchmark
-
-    file_benchmark.main()
-
-    # --- execution: run latency, queue throughput, log ingestion (benchmarks/execution.py) ---
-    from benchmarks.execution import execution_benchmark
-
-    execution_benchmark()
-
-    # --- SQL: a query and an export on the embedded DuckDB (benchmarks/sql.py) ---
-    from benchmarks.sql import sql_benchmark
-
-    sql_benchmark()
-    return 0
 
 
 if __name__ == "__main__":

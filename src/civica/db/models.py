@@ -368,3 +368,10 @@ class WarehouseTableRow(TimestampMixin, Base):
     schema_name: Mapped[str] = mapped_column(String(255), nullable=False)
     table_name: Mapped[str] = mapped_column(String(255), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportRow(JobRow):
+    """An import (`/imports`): a Dbsync between two databases; its source, destination and
+    syncs are in config."""
+
+    __mapper_args__ = {"polymorphic_identity": "import"}

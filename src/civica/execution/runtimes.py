@@ -42,15 +42,20 @@ class InProcessRuntime(Runtime):
 
 
 class SqlRuntime(InProcessRuntime):
-    """Queries and SQL scripts: statements go to the database through the warehouse layer
-    (civica.execution.sql), in the worker. A subprocess would gain nothing and lose much: the
-    embedded DuckDB file can only be opened by one process (the server holds it), cancelling
-    would have to kill a process instead of interrupting the statement, and every run would pay
-    an interpreter start."""
+    """Queries, SQL scripts and imports (database to database syncs): statements go to the
+    database through the warehouse layer (civica.execution.sql), in the worker. A subprocess
+    would gain nothing and lose much: the embedded DuckDB file can only be opened by one
+    process (the server holds it), cancelling would have to kill a process instead of
+    interrupting the statement, and every run would pay an interpreter start."""
+
+    def __init__(self, imports: bool = False) -> None:
+        self.imports = imports
 
     def execute(self, runner: Any, workdir: Path) -> str:
-        from civica.execution.sql import execute_sql_run
+        from civica.execution.sql import execute_import_run, execute_sql_run
 
+        if self.imports:
+            return execute_import_run(runner, workdir)
         return execute_sql_run(runner, workdir)
 
 
@@ -155,4 +160,5 @@ RUNTIMES: dict[str, Runtime] = {
     "container": ContainerRuntime(),
     "sql": SqlRuntime(),
     "query": SqlRuntime(),
+    "import": SqlRuntime(imports=True),
 }

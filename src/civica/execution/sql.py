@@ -321,3 +321,173 @@ def _finish_export(runner: Runner, plan: Plan, export: Export) -> None:
     )
     if plan.kind == "query":
         _record_result(runner, plan, Preview(columns=export.columns), None, export.preview)
+
+
+# --- imports: Dbsync between two databases -------------------------------------------------------
+
+
+@dataclass
+class Endpoint:
+    url: URL
+    username: str | None
+    password: str | None
+    name: str
+    embedded: bool
+
+
+@dataclass
+class SyncPlan:
+    source_sql: str
+    source_label: str
+    schema: str
+    table: str
+    existing: str
+    verify: bool
+
+
+def _endpoint(session: Any, runner: Runner, actor: Any, raw: dict[str, Any]) -> Endpoint:
+    from civica.services.credentials import login_for_database
+    from civica.services.databases import load_database, stored_url
+
+    database = load_database(session, int(raw.get("remote_host_id") or 0))
+    username, password = login_for_database(
+        session=session,
+        actor=actor,
+        secrets=runner.platform.secrets,
+        database=database,
+        credential_id=resolve_credential(session, actor, database, raw.get("credential_id")),
+    )
+    return Endpoint(
+        url=stored_url(runner.platform.secrets, database),
+        username=username,
+        password=password,
+        name=database.name,
+        embedded=database.is_embedded,
+    )
+
+
+def _import_plan(runner: Runner) -> tuple[Endpoint, Endpoint, list[SyncPlan]] | None:
+    from civica.services.imports import parse_table_path
+    from civica.warehouse.sqltext import quote_ident
+
+    with runner.platform.transaction() as session:
+        run = session.get(RunRow, runner.run_id)
+        if run is None or run.state != "running" or run.worker_id != runner.worker_id:
+            return None
+        job = session.get(JobRow, run.job_id)
+        owner = session.get(UserRow, job.owner_id) if job is not None else None
+        if job is None or owner is None:
+            raise BadRequest("the import or its owner no longer exists")
+        config = dict(job.config or {})
+        actor = users.actor_for(session, owner)
+        source = _endpoint(session, runner, actor, config.get("source") or {})
+        destination = _endpoint(session, runner, actor, config.get("destination") or {})
+        syncs = []
+        for sync in config.get("syncs") or []:
+            options = sync.get("advanced_options") or {}
+            schema, table = parse_table_path(sync.get("destination"), "destination.path")
+            if options.get("sql_query"):
+                source_sql, label = str(options["sql_query"]), "the sync's sql_query"
+            else:
+                s_schema, s_table = parse_table_path(sync.get("source"), "source.path")
+                source_sql = f"SELECT * FROM {quote_ident(s_schema)}.{quote_ident(s_table)}"
+                label = f"{s_schema}.{s_table}"
+            existing = options.get("existing_table_rows") or "fail"
+            if options.get("wipe_destination_table"):
+                existing = "drop"
+            syncs.append(
+                SyncPlan(
+                    source_sql=source_sql,
+                    source_label=label,
+                    schema=schema,
+                    table=table,
+                    existing=existing,
+                    verify=bool(options.get("verify_table_row_counts")),
+                )
+            )
+        if not syncs:
+            raise BadRequest("this import has no syncs; add one with POST /imports/{id}/syncs")
+        return source, destination, syncs
+
+
+def execute_import_run(runner: Runner, workdir: Path) -> str:
+    from civica.warehouse import CsvFormat
+
+    try:
+        plan = _import_plan(runner)
+    except ServiceError as exc:
+        return runner._end(workdir, "failed", exc.description, None)
+    if plan is None:
+        return ""
+    source, destination, syncs = plan
+    secrets = [p for p in (source.password, destination.password) if p and len(p) >= 4]
+
+    def masked(message: str) -> str:
+        for secret in secrets:
+            message = message.replace(secret, "********")
+        return message
+
+    timeout = runner.platform.settings.max_run_seconds or None
+    workdir.mkdir(parents=True, exist_ok=True)
+    current: list[Any] = []
+    stop_watch = threading.Event()
+
+    def watch() -> None:
+        while not stop_watch.is_set():
+            if runner.control.cancel.wait(0.1):
+                for wh in list(current):
+                    wh.interrupt()
+                return
+
+    threading.Thread(target=watch, name=f"civica-import-{runner.run_id}", daemon=True).start()
+    try:
+        for number, sync in enumerate(syncs, 1):
+            with open_warehouse(source.url, source.username, source.password) as src:
+                current[:] = [src]
+                if source.embedded:
+                    src.ensure_schema("public")
+                export = src.export(
+                    sync.source_sql,
+                    workdir,
+                    f"sync_{number}",
+                    CsvFormat(header=True, compression="none"),
+                    timeout=timeout,
+                )
+            if not export.files:
+                raise WarehouseError(f"{sync.source_label} returned no rows to sync")
+            from civica.warehouse import TableColumn
+
+            columns = [
+                TableColumn(name=c.name, sql_type=c.sql_type, order=i)
+                for i, c in enumerate(export.columns, 1)
+            ]
+            with open_warehouse(destination.url, destination.username, destination.password) as dst:
+                current[:] = [dst]
+                loaded = dst.load_csv(
+                    export.files[0],
+                    sync.schema,
+                    sync.table,
+                    columns,
+                    sync.existing,
+                    timeout=timeout,
+                )
+            export.files[0].unlink(missing_ok=True)
+            if sync.verify and export.rows is not None and loaded < export.rows:
+                raise WarehouseError(
+                    f"{sync.schema}.{sync.table} received {loaded} rows of {export.rows}"
+                )
+            _log(
+                runner,
+                f"Synced {loaded} row(s) from {source.name} {sync.source_label} to "
+                f"{destination.name} {sync.schema}.{sync.table}.",
+            )
+    except Interrupted as exc:
+        if runner.control.cancel.is_set():
+            outcome = runner._stopped_outcome()
+            return runner._end(workdir, outcome[0], outcome[1], None)
+        return runner._end(workdir, "failed", masked(str(exc)), None)
+    except WarehouseError as exc:
+        return runner._end(workdir, "failed", masked(str(exc)), None)
+    finally:
+        stop_watch.set()
+    return runner._end(workdir, "succeeded", None, None)

@@ -22,6 +22,13 @@ class PageParams:
     def offset(self) -> int:
         return (self.page_num - 1) * self.limit
 
+    def total_from(self, found: int) -> int | None:
+        """The total when a page alone tells it (a short, non-empty page, or an empty first
+        page); None when it takes a count."""
+        if 0 < found < self.limit or (found == 0 and self.page_num == 1):
+            return self.offset + found
+        return None
+
 
 @dataclass
 class Page(Generic[T]):

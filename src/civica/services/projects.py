@@ -219,7 +219,6 @@ def list_projects(
         conds.append(ProjectRow.owner_id.in_(_author_ids(author)))
     if auto_share is not None:
         conds.append(ProjectRow.auto_share.is_(auto_share))
-    total = session.scalar(select(func.count()).select_from(ProjectRow).where(*conds)) or 0
     column = getattr(ProjectRow, page.order)
     ordering = column.asc() if page.order_dir == "asc" else column.desc()
     tiebreak = ProjectRow.id.asc() if page.order_dir == "asc" else ProjectRow.id.desc()
@@ -232,4 +231,7 @@ def list_projects(
     ).all()
     # Built from trusted column values: skip re-validation on this hot path.
     items = [ProjectSummary.model_construct(**s) for s in _summaries(session, rows)]
+    total = page.total_from(len(rows))
+    if total is None:
+        total = session.scalar(select(func.count()).select_from(ProjectRow).where(*conds)) or 0
     return Page(items=items, total=total, params=page)

@@ -24,6 +24,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import uuid
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,13 +75,28 @@ _POOL_LOCK = threading.Lock()
 _ACTIVE: weakref.WeakSet[DuckDbWarehouse] = weakref.WeakSet()
 
 
+def scratch_dir(path: str) -> Path:
+    """The only folder SQL on the file `path` may read or write files in (`.civica-io` next to
+    it): exports are written there and moved out, loads are read from there."""
+    if path == ":memory:":
+        return Path(tempfile.gettempdir()) / f"civica-duckdb-io-{os.getpid()}"
+    return Path(path).parent / ".civica-io"
+
+
 def _acquire(path: str) -> _Shared:
     with _POOL_LOCK:
         shared = _POOL.get(path)
         if shared is None:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            scratch = scratch_dir(path)
+            scratch.mkdir(mode=0o700, parents=True, exist_ok=True)
             conn = duckdb.connect(path)
+            # Users' SQL must not reach the server's files (the metadata store, the secret key,
+            # other databases): no file access but the scratch folder, and no way to turn that
+            # back on (DuckDB refuses to re-enable it while the database runs).
+            conn.execute(f"SET allowed_directories = [{quote_literal(str(scratch) + os.sep)}]")
+            conn.execute("SET enable_external_access = false")
             shared = _Shared(conn=conn)
             shared.has_public = _has_schema(conn, "public")
             _POOL[path] = shared
@@ -402,7 +418,7 @@ class DuckDbWarehouse(Warehouse):
             last = statements[-1]
             try:
                 if is_copyable_query(last):
-                    return self._copy(cursor, last, folder, stem, fmt, total, preview_rows)
+                    return self._copy_out(cursor, last, folder, stem, fmt, total, preview_rows)
                 return self._fetch_export(cursor, last, folder, stem, fmt, total, preview_rows)
             except duckdb.Error as exc:
                 raise self._failed(exc, total, total) from None
@@ -410,6 +426,35 @@ class DuckDbWarehouse(Warehouse):
             if timer is not None:
                 timer.cancel()
             self._end_session(cursor)
+
+    def _scratch(self) -> Path:
+        folder = scratch_dir(self.path) / uuid.uuid4().hex
+        folder.mkdir(mode=0o700, parents=True)
+        return folder
+
+    def _copy_out(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        query: str,
+        folder: Path,
+        stem: str,
+        fmt: CsvFormat,
+        total: int,
+        preview_rows: int,
+    ) -> Export:
+        """COPY into a scratch folder DuckDB may write to, then move the files to `folder`."""
+        scratch = self._scratch()
+        try:
+            export = self._copy(cursor, query, scratch, stem, fmt, total, preview_rows)
+            moved = []
+            for path in export.files:
+                target = folder / path.name
+                shutil.move(path, target)
+                moved.append(target)
+            export.files = moved
+            return export
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def _copy(
         self,
@@ -498,6 +543,26 @@ class DuckDbWarehouse(Warehouse):
         existing: str = "fail",
         *,
         timeout: float | None = None,
+    ) -> int:
+        scratch = self._scratch()
+        try:
+            staged = scratch / "load.csv"
+            try:
+                os.link(path, staged)
+            except OSError:
+                shutil.copyfile(path, staged)
+            return self._load(staged, schema, table, columns, existing, timeout)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _load(
+        self,
+        path: Path,
+        schema: str,
+        table: str,
+        columns: list[TableColumn],
+        existing: str,
+        timeout: float | None,
     ) -> int:
         target = f"{quote_ident(schema)}.{quote_ident(table)}"
         exists = bool(self.list_tables(schema, table))

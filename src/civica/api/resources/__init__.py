@@ -8,6 +8,7 @@ from civica.api.resources import (
     credentials,
     databases,
     files,
+    imports,
     jobs,
     json_values,
     projects,
@@ -32,6 +33,7 @@ def resource_routers() -> list[APIRouter]:
         scripts.router,
         queries.router,
         tables.router,
+        imports.router,
         json_values.router,
         templates.router,
     ]
