@@ -11,13 +11,14 @@ import gzip
 import io
 import shutil
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from civica.warehouse.base import CsvFormat
+from civica.warehouse.base import CsvFormat, Export, as_text
 
 GZIP_LEVEL = 6
+FETCH_BATCH = 10_000
 BUFFER = 1024 * 1024
 
 
@@ -142,6 +143,33 @@ def write_rows(writer: PartWriter, batches: Iterable[Sequence[Sequence[Any]]]) -
         count += len(batch)
         writer.write(text.encode("utf-8"))
     return count
+
+
+def export_cursor(
+    export: Export,
+    cursor: Any,
+    writer: PartWriter,
+    preview_rows: int,
+    check_stop: Callable[[], None],
+) -> Export:
+    """Write the rows of an executed driver cursor through `writer`, in batches, keeping the
+    first `preview_rows` as the preview; fills in and returns `export`."""
+    first: list[Any] = []
+
+    def batches() -> Iterator[Sequence[Any]]:
+        while True:
+            check_stop()
+            batch = cursor.fetchmany(FETCH_BATCH)
+            if not batch:
+                return
+            if len(first) < preview_rows:
+                first.extend(batch[: preview_rows - len(first)])
+            yield batch
+
+    export.rows = write_rows(writer, batches())
+    export.files = writer.close()
+    export.preview = [[as_text(v) for v in row] for row in first]
+    return export
 
 
 def zip_file(source: Path, target: Path) -> None:

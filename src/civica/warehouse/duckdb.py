@@ -47,7 +47,7 @@ from civica.warehouse.base import (
     as_text,
     type_for,
 )
-from civica.warehouse.csvfiles import PartWriter, header_line, part_path, write_rows, zip_file
+from civica.warehouse.csvfiles import PartWriter, export_cursor, header_line, part_path, zip_file
 from civica.warehouse.sqltext import (
     first_keyword,
     is_copyable_query,
@@ -57,7 +57,6 @@ from civica.warehouse.sqltext import (
 )
 
 KEEP_ALIVE_SECONDS = 30.0
-FETCH_BATCH = 10_000
 RESULT_TABLE = "civica_export_result"
 
 
@@ -623,19 +622,4 @@ class DuckDbWarehouse(Warehouse):
         if not export.columns:
             return export
         writer = PartWriter(folder, stem, fmt, self._header(export.columns, fmt))
-        first: list[Any] = []
-
-        def batches() -> Any:
-            while True:
-                self._check_stop()
-                batch = cursor.fetchmany(FETCH_BATCH)
-                if not batch:
-                    return
-                if len(first) < preview_rows:
-                    first.extend(batch[: preview_rows - len(first)])
-                yield batch
-
-        export.rows = write_rows(writer, batches())
-        export.files = writer.close()
-        export.preview = [[as_text(v) for v in row] for row in first]
-        return export
+        return export_cursor(export, cursor, writer, preview_rows, self._check_stop)

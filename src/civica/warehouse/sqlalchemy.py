@@ -29,10 +29,8 @@ from civica.warehouse.base import (
     WarehouseError,
     as_text,
 )
-from civica.warehouse.csvfiles import PartWriter, header_line, write_rows
+from civica.warehouse.csvfiles import PartWriter, export_cursor, header_line
 from civica.warehouse.sqltext import split_statements
-
-FETCH_BATCH = 10_000
 
 CONNECT_TIMEOUT_SECONDS = 5
 # Query-string keys that carry secrets in some URLs (`...?user=u&password=p`, as JDBC writes them).
@@ -312,22 +310,7 @@ class SqlAlchemyWarehouse(Warehouse):
             export.columns = [Column(str(d[0]), str(d[1] or "")) for d in cursor.description]
             header = header_line([c.name for c in export.columns], fmt) if fmt.header else None
             writer = PartWriter(folder, stem, fmt, header)
-            first: list[Any] = []
-
-            def batches() -> Any:
-                while True:
-                    self._check_stop()
-                    batch = cursor.fetchmany(FETCH_BATCH)
-                    if not batch:
-                        return
-                    if len(first) < preview_rows:
-                        first.extend(batch[: preview_rows - len(first)])
-                    yield batch
-
-            export.rows = write_rows(writer, batches())
-            export.files = writer.close()
-            export.preview = [[as_text(v) for v in row] for row in first]
-            return export
+            return export_cursor(export, cursor, writer, preview_rows, self._check_stop)
 
         result: Export = self._execute_all(sql, last)
         return result
