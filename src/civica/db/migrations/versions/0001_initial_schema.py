@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 20:35:34.717913
+Create Date: 2026-11-27 21:33:19.092237
 """
 
 from __future__ import annotations
