@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from civica.db.locks import exclusive
 from civica.db.migrate import upgrade
 from civica.db.models import UserRow
 from civica.platform import Platform
@@ -21,7 +22,13 @@ class Prepared:
 
 
 def prepare(platform: Platform) -> Prepared:
-    """Make the data folder and metadata database ready; idempotent."""
+    """Make the data folder and metadata database ready; idempotent, and safe when several
+    processes sharing one metadata database start at once (they take turns)."""
+    with exclusive(platform.engine, "prepare"):
+        return _prepare(platform)
+
+
+def _prepare(platform: Platform) -> Prepared:
     upgrade(platform.engine)
     settings = platform.settings
     new_key: str | None = None

@@ -49,6 +49,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=args.log_level,
         access_log=args.access_log,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     return 0
 
@@ -72,6 +74,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     worker = Worker(platform)
     worker.start()
+    from civica.scheduling.scheduler import start_scheduler
+
+    scheduler = start_scheduler(platform)  # a candidate leader, like every `civica serve`
     cap = worker.executor.capacity()
     print(
         f"civica worker {worker.worker_id}: {cap.cpu / 1024:g} CPUs, {cap.memory} MiB for runs; "
@@ -79,6 +84,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     sys.stdout.flush()
     stop.wait()
+    if scheduler is not None:
+        scheduler.stop()
     worker.stop()
     platform.close()
     return 0
@@ -126,6 +133,25 @@ def _create_user(*, session: Any, platform: Any, args: argparse.Namespace) -> st
     )
     _, key = users.issue_api_key(session=session, user=user, name="created by civica admin")
     return key
+
+
+def _set_password(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
+    import getpass
+
+    from civica.security import hash_password
+    from civica.services import users
+    from civica.services.errors import BadRequest
+
+    user = users.get_user_by_name(session=session, username=args.username)
+    password = args.password
+    if password is None:
+        password = getpass.getpass(f"new password for {user.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise BadRequest("the two passwords differ; nothing was changed")
+    if len(password) < 8:
+        raise BadRequest("a password must be at least 8 characters long")
+    user.password_hash = hash_password(password)
+    return f"password set for {user.username}; sign in at /ui/login"
 
 
 def _issue_key(*, session: Any, platform: Any, args: argparse.Namespace) -> str:
@@ -240,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="folder for all local state (default ./data)")
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="addresses of load balancers whose X-Forwarded-For/-Proto headers are trusted "
+        "(comma-separated, or * for any); the client address then comes from them",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run queued jobs on this machine (no API)")
@@ -271,6 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="for signing in to the web UI")
     p.add_argument("--admin", action="store_true")
     add("list-users", _list_users, "list users")
+    p = add("set-password", _set_password, "set a user's password for the web UI (asks for it)")
+    p.add_argument("username")
+    p.add_argument("--password", help="the new password (default: ask without echo)")
     p = add("issue-key", _issue_key, "issue a new API key for a user; prints the key")
     p.add_argument("username")
     p.add_argument("--key-name")

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         default=2.0,
         description="How long a verified API key is trusted before it is checked again.",
     )
+    rate_limit_per_minute: int = Field(
+        default=6000,
+        description="Requests each API key may make per minute in each server process, with "
+        "bursts of up to a tenth of that at once; beyond it a 429 with Retry-After (0: no limit).",
+    )
     # Files (docs/files.md).
     storage_url: str | None = Field(
         default=None,
@@ -70,7 +75,14 @@ class Settings(BaseSettings):
         "`civica worker` processes instead). Each runs as many runs at once as its slots allow.",
     )
     executor: str = Field(
-        default="local", description="Where runs execute: `local` (subprocesses on this machine)."
+        default="local",
+        description="Where runs execute: `local` (subprocesses on this machine) or `ray` (tasks "
+        "on the Ray cluster at CIVICA_RAY_ADDRESS; needs `civica[ray]`).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Address of the Ray cluster CIVICA_EXECUTOR=ray sends runs to, e.g. "
+        "10.0.0.5:6379 (its head node's GCS port), or `auto` on a node of the cluster.",
     )
     worker_cpus: float | None = Field(
         default=None,
@@ -109,6 +121,50 @@ class Settings(BaseSettings):
     trigger_email_domain: str = Field(
         default="civica.invalid",
         description="Domain of the addresses `POST /jobs/{id}/trigger_email` hands out.",
+    )
+    # Schedules, chains and notifications (docs/schedules.md).
+    scheduler: bool = Field(
+        default=True,
+        description="Run the scheduler loop in this process (one leader across processes starts "
+        "scheduled runs and sends notifications).",
+    )
+    scheduler_poll_seconds: float = Field(
+        default=5.0,
+        description="Longest the scheduler sleeps between looks for due schedules, stalled runs "
+        "and notifications (it also wakes at the next due time).",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server notification e-mails are sent through."
+    )
+    smtp_port: int = Field(default=25, description="Port of the SMTP server.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if it needs one.")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_security: str = Field(
+        default="none",
+        description="`none`, `starttls` (upgrade a plain connection) or `ssl` (implicit TLS).",
+    )
+    smtp_from: str = Field(
+        default="civica@localhost", description="Sender address of notification e-mails."
+    )
+    smtp_timeout_seconds: float = Field(
+        default=15.0, description="Give up on one SMTP or webhook attempt after this long."
+    )
+    delivery_retry_seconds: float = Field(
+        default=30.0,
+        description="Wait before the first retry of a failed notification; doubles each time.",
+    )
+    delivery_max_attempts: int = Field(
+        default=8, description="A notification still failing after this many attempts is dropped."
+    )
+    trigger_smtp: bool = Field(
+        default=False,
+        description="Listen for SMTP mail to jobs' trigger addresses; each mail starts a run.",
+    )
+    trigger_smtp_host: str = Field(
+        default="127.0.0.1", description="Address the trigger-mail SMTP listener binds to."
+    )
+    trigger_smtp_port: int = Field(
+        default=2525, description="Port of the trigger-mail SMTP listener."
     )
 
     @cached_property

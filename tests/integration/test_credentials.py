@@ -372,6 +372,17 @@ def test_authenticate_failures_are_quick_clear_4xx(live: LiveServer) -> None:
             },
         )
         assert r.status_code == 400 and "remote_host_type" in r.json()["errorDescription"]
+        r = c.post(
+            "/credentials/authenticate",
+            json={
+                "url": "postgresql://127.0.0.1:1/db",
+                "remote_host_type": "RemoteHostTypes::MySQL",
+                "username": "me",
+                "password": SECRET,
+            },
+        )
+        assert r.status_code == 400
+        assert "does not match the url" in r.json()["errorDescription"]
         assert c.get("/credentials", params={"type": "Database"}).json()[0]["default"] is True
         assert len(c.get("/credentials").json()) == 1  # nothing was kept from the failures
 

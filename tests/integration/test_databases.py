@@ -260,3 +260,20 @@ def test_register_postgresql_and_list_its_schemas(live: LiveServer, admin) -> No
     with live.platform.transaction() as s:
         row = s.get(RemoteHostRow, pg)
         assert row is not None and PG_SECRET.encode() not in row.url_encrypted
+
+
+def test_whitelists_apply_to_runs_started_by_a_request(live: LiveServer, admin) -> None:  # type: ignore[no-untyped-def]
+    """Starting a SQL script's run reaches its database for the caller: the caller's address
+    must pass the whitelist, on every route that starts runs."""
+    db = admin.get("/databases").json()[0]["id"]
+    script = admin.post("/scripts/sql", json={"name": "w", "sql": "SELECT 1", "remote_host_id": db})
+    assert script.status_code == 201, script.text
+    sid = script.json()["id"]
+    rule = admin.post(f"/databases/{db}/whitelist-ips", json={"subnet_mask": "10.0.0.0/8"})
+    for path in (f"/scripts/sql/{sid}/runs", f"/jobs/{sid}/runs"):
+        r = admin.post(path)
+        assert r.status_code == 403, (path, r.text)
+        assert "whitelist-ips" in r.json()["errorDescription"]
+    assert admin.get(f"/scripts/sql/{sid}/runs").json() == []  # nothing was queued
+    admin.delete(f"/databases/{db}/whitelist-ips/{rule.json()['id']}")
+    assert admin.post(f"/jobs/{sid}/runs").status_code in (201, 202)

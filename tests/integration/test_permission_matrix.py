@@ -140,6 +140,35 @@ def _make_database(world: World) -> int:
     return db
 
 
+def _make_file(world: World) -> int:
+    return _create(world, "/files", {"name": "matrix.csv"})
+
+
+def _make_json_value(world: World) -> int:
+    return _create(world, "/json_values", {"valueStr": '{"rows": 3}', "name": "matrix"})
+
+
+def _make_script(world: World) -> int:
+    return _create(world, "/scripts/python3", {"name": "matrix", "source": "print(1)"})
+
+
+def _make_model(world: World) -> int:
+    return _create(world, "/models", {"modelName": "matrix", "description": "shared"})
+
+
+def _make_report(world: World) -> int:
+    return _create(world, "/reports", {"name": "matrix", "codeBody": "<p>shared</p>"})
+
+
+def _make_import(world: World) -> int:
+    body = {"name": "matrix", "syncType": "Dbsync", "isOutbound": False}
+    return _create(world, "/imports", body)
+
+
+def _author(item: dict[str, Any]) -> int:
+    return int(item["author"]["id"])
+
+
 KINDS = {
     k.name: k
     for k in [
@@ -151,6 +180,12 @@ KINDS = {
         ),
         Kind("credential", _make_credential, owner_of=lambda item: int(item["user"]["id"])),
         Kind("database", _make_database, everyone=READ, owner_is_admin=True),
+        Kind("file", _make_file, shares_path="/files/{id}"),
+        Kind("json_value", _make_json_value, shares_path="/json_values/{id}"),
+        Kind("script", _make_script, shares_path="/scripts/python3/{id}", owner_of=_author),
+        Kind("model", _make_model, shares_path="/models/{id}", owner_of=_author),
+        Kind("report", _make_report, shares_path="/reports/{id}", owner_of=_author),
+        Kind("import", _make_import, shares_path="/imports/{id}", owner_of=_author),
     ]
 }
 
@@ -276,6 +311,39 @@ OPS: list[Op] = [
         ok=204,
         prepare=_fresh_rule,
     ),
+    # files and JSON values
+    Op("file", "GET", "/files/{id}", READ),
+    *share_ops("file", "/files/{id}"),
+    Op("json_value", "GET", "/json_values/{id}", READ),
+    Op("json_value", "PATCH", "/json_values/{id}", WRITE, body=lambda w, n: {"name": f"v{n}"}),
+    *share_ops("json_value", "/json_values/{id}"),
+    # scripts (and the job view of them): starting a run needs write
+    Op("script", "GET", "/scripts/python3/{id}", READ),
+    Op("script", "GET", "/jobs/{id}", READ),
+    Op("script", "PATCH", "/scripts/python3/{id}", WRITE, body=lambda w, n: {"name": f"s{n}"}),
+    Op("script", "GET", "/scripts/python3/{id}/runs", READ),
+    Op("script", "POST", "/scripts/python3/{id}/runs", WRITE, ok=202),
+    Op("script", "POST", "/jobs/{id}/runs", WRITE, ok=201),
+    *share_ops("script", "/scripts/python3/{id}"),
+    archive_op("script", "/scripts/python3/{id}"),
+    # models
+    Op("model", "GET", "/models/{id}", READ),
+    Op("model", "PATCH", "/models/{id}", WRITE, ok=204, body=lambda w, n: {"description": f"{n}"}),
+    Op("model", "GET", "/models/{id}/builds", READ),
+    Op("model", "GET", "/models/{id}/schedules", READ),
+    *share_ops("model", "/models/{id}"),
+    archive_op("model", "/models/{id}"),
+    # reports
+    Op("report", "GET", "/reports/{id}", READ),
+    Op("report", "PATCH", "/reports/{id}", WRITE, body=lambda w, n: {"name": f"r{n}"}),
+    Op("report", "GET", "/reports/{id}/snapshots", READ),
+    *share_ops("report", "/reports/{id}"),
+    archive_op("report", "/reports/{id}"),
+    # imports
+    Op("import", "GET", "/imports/{id}", READ),
+    Op("import", "GET", "/imports/{id}/runs", READ),
+    *share_ops("import", "/imports/{id}"),
+    archive_op("import", "/imports/{id}"),
 ]
 
 LISTS: list[ListRow] = [
@@ -289,6 +357,12 @@ LISTS: list[ListRow] = [
     ListRow("credential", "/credentials", {"remote_host_id": "{embedded}"}, READ),
     ListRow("database", "/databases", {}, READ),
     ListRow("database", "/remote_hosts", {}, READ),
+    ListRow("script", "/scripts", {"type": "python3"}, READ),
+    ListRow("script", "/scripts", {}, READ),
+    ListRow("script", "/jobs", {}, READ),
+    ListRow("model", "/models", {}, READ),
+    ListRow("report", "/reports", {}, READ),
+    ListRow("import", "/imports", {}, READ),
 ]
 
 

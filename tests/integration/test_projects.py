@@ -105,3 +105,13 @@ def test_bad_input_is_a_clear_4xx(live: LiveServer, admin) -> None:  # type: ign
     assert admin.get("/projects/9223372036854775807").status_code == 404
     r = admin.put("/projects/1/shares/users", json={"userIds": "x", "permissionLevel": "read"})
     assert r.status_code == 400 and "user_ids" in r.json()["errorDescription"]
+
+
+def test_sharing_with_unknown_ids_names_a_few_of_them(admin) -> None:  # type: ignore[no-untyped-def]
+    project = admin.post("/projects", json={"name": "p", "description": ""}).json()
+    body = {"userIds": list(range(10_000, 10_500)), "permissionLevel": "read"}
+    r = admin.put(f"/projects/{project['id']}/shares/users", json=body)
+    assert r.status_code == 400
+    text = r.json()["errorDescription"]
+    assert text.startswith("no user with id 10000, 10001,") and "and 490 more" in text
+    assert len(text) < 200

@@ -46,10 +46,15 @@ def test_javascript_script(live: LiveServer, worker: Worker, admin: httpx.Client
     assert r.status_code == 400 and "remote_host_id is required" in r.json()["errorDescription"]
 
 
-@pytest.mark.skipif(HAS_R, reason="R is installed here; the missing-R path cannot be shown")
 def test_r_script_fails_clearly_without_r(
-    live: LiveServer, worker: Worker, admin: httpx.Client
+    live: LiveServer, worker: Worker, admin: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from civica.execution.runtimes import RUNTIMES, SourceRuntime
+
+    r_runtime = RUNTIMES["r"]
+    assert isinstance(r_runtime, SourceRuntime)
+    # A worker where R is missing: its Rscript is not on PATH.
+    monkeypatch.setattr(r_runtime, "interpreter", ["civica-no-such-Rscript"])
     sid = admin.post("/scripts/r", json={"name": "r", "source": "print(1)"}).json()["id"]
     done, logs = run_to_end(admin, "scripts/r", sid)
     assert done["state"] == "failed" and "R is not installed" in str(done["error"])
@@ -62,6 +67,63 @@ def test_r_script_runs(live: LiveServer, worker: Worker, admin: httpx.Client) ->
     sid = admin.post("/scripts/r", json={"name": "r", "source": source}).json()["id"]
     done, logs = run_to_end(admin, "scripts/r", sid)
     assert done["state"] == "succeeded" and logs == [f"hello from R {sid} "]
+
+
+R_API_CALL = """
+n <- as.integer(Sys.getenv("N")) * 2L
+cat("n doubled", n, "\\n")
+cat("db user", Sys.getenv("DB_USERNAME"), "\\n")
+endpoint <- sub("/$", "", Sys.getenv("CIVIS_API_ENDPOINT"))
+job <- Sys.getenv("CIVIS_JOB_ID")
+con <- url(paste0(endpoint, "/jobs/", job), method = "libcurl",
+           headers = c(Authorization = paste("Bearer", Sys.getenv("CIVIS_API_KEY"))))
+body <- paste(readLines(con, warn = FALSE), collapse = "")
+close(con)
+cat("api says", regmatches(body, regexpr('"name":"[^"]*"', body)), "\\n")
+cat("run", Sys.getenv("CIVIS_RUN_ID"), "\\n")
+"""
+
+
+@pytest.mark.skipif(not HAS_R, reason="Rscript is not installed on this machine")
+def test_r_script_gets_parameters_and_calls_the_api(
+    live: LiveServer, worker: Worker, admin: httpx.Client
+) -> None:
+    cred = admin.post(
+        "/credentials",
+        json={"type": "Custom", "username": "reader", "password": "r-secret-1234"},
+    )
+    assert cred.status_code == 200, cred.text
+    r = admin.post(
+        "/scripts/r",
+        json={
+            "name": "r-api", "source": R_API_CALL,
+            "params": [{"name": "n", "type": "integer", "required": True},
+                       {"name": "db", "type": "credential_custom"}],
+            "arguments": {"n": 21, "db": cred.json()["id"]},
+        },
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    done, logs = run_to_end(admin, "scripts/r", sid)
+    assert done["state"] == "succeeded", logs
+    assert logs == [
+        "n doubled 42 ",
+        "db user reader ",
+        'api says "name":"r-api" ',
+        f"run {done['id']} ",
+    ]
+
+
+@pytest.mark.skipif(not HAS_R, reason="Rscript is not installed on this machine")
+def test_r_script_error_fails_the_run(
+    live: LiveServer, worker: Worker, admin: httpx.Client
+) -> None:
+    source = "cat('before\\n')\nstop('the data is wrong')\ncat('never\\n')"
+    sid = admin.post("/scripts/r", json={"name": "r", "source": source}).json()["id"]
+    done, logs = run_to_end(admin, "scripts/r", sid)
+    assert done["state"] == "failed" and done["error"] == "Process exited with code 1."
+    assert logs[0] == "before" and any("the data is wrong" in line for line in logs)
+    assert "never" not in logs
 
 
 @pytest.fixture

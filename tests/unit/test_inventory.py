@@ -29,7 +29,16 @@ RESOURCES = {
     "credentials", "databases", "files", "imports", "jobs", "models",
     "predictions", "projects", "queries", "reports", "scripts",
 }  # fmt: skip
-COMPLETE = {"credentials", "databases", "projects"}
+COMPLETE = {
+    "credentials",
+    "databases",
+    "projects",
+    "reports",
+    "models",
+    "predictions",
+    "imports",
+    "scripts",
+}
 # Paths under the seed's resources that the seed lacks but the public client's helpers call
 # (wire contract §2).
 EXTRAS: set[tuple[str, str]] = {
@@ -41,6 +50,13 @@ EXTRAS: set[tuple[str, str]] = {
     ("DELETE", "/jobs/{id}/runs/{run_id}"),
     ("GET", "/jobs/{id}/runs/{run_id}/logs"),
     ("GET", "/jobs/{id}/runs/{run_id}/outputs"),
+    ("POST", "/files/preprocess/csv"),
+    ("POST", "/imports/files/csv"),
+    ("POST", "/imports/files/csv/{id}/runs"),
+    ("GET", "/imports/files/csv/{id}/runs"),
+    ("GET", "/imports/files/csv/{id}/runs/{run_id}"),
+    ("DELETE", "/imports/files/csv/{id}/runs/{run_id}"),
+    ("GET", "/imports/files/csv/{id}/runs/{run_id}/logs"),
 }
 
 

@@ -12,14 +12,19 @@ from starlette.types import Lifespan
 
 import civica
 from civica.api import spec
+from civica.api.audit import AuditMiddleware
+from civica.api.cors import ApiCors
 from civica.api.deps import AuthCache, CtxDep
+from civica.api.ratelimit import RateLimiter
 from civica.api.resources import resource_routers
 from civica.api.resources.file_transfer import TransferDispatch, transfer_app
+from civica.api.resources.report_content import ReportContentDispatch, report_content_app
 from civica.api.routing import leaf_routes
 from civica.api.wire import WireMiddleware, document_errors, install_error_handlers
 from civica.platform import Platform
 from civica.services.files import run_sweeper
 from civica.storage import file_store
+from civica.web import mount_web
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -32,6 +37,7 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     app.state.auth_cache = AuthCache(platform.settings.auth_cache_seconds)
+    app.state.rate_limiter = RateLimiter(platform.settings.rate_limit_per_minute)
     app.state.max_body_bytes = platform.settings.max_body_bytes
     install_error_handlers(app)
     document_errors(app)
@@ -47,14 +53,24 @@ def create_app(platform: Platform) -> FastAPI:
             cached = app.state.swagger = spec.generate(app)
         return cached
 
+    # Innermost first: the audit trail sees the paths the wire middleware normalised.
+    app.add_middleware(AuditMiddleware, platform=platform)
+    mount_web(app)  # the web UI under /ui (not in the spec)
     app.add_middleware(WireMiddleware, max_body_bytes=platform.settings.max_body_bytes)
 
     # Files: the local store's transfer URLs bypass the JSON body limit (they have their own),
     # and a background sweep removes expired files' contents.
     app.add_middleware(TransferDispatch, transfer=transfer_app(platform))
+    # Reports: their pages are served sandboxed at signed URLs, outside the API (docs/reports.md).
+    app.add_middleware(ReportContentDispatch, content=report_content_app(platform))
+    # Outermost: browser code with an API key (report pages) may call the API cross-origin.
+    app.add_middleware(ApiCors)
     app.router.lifespan_context = _with_file_sweeper(app.router.lifespan_context, platform)
     # Execution: CIVICA_WORKERS in-process workers run queued runs (0 leaves it to `civica worker`).
     app.router.lifespan_context = _with_workers(app.router.lifespan_context, platform)
+    # Scheduling: the scheduler loop (one leader across processes) and, when turned on, the
+    # trigger-mail SMTP listener (docs/schedules.md).
+    app.router.lifespan_context = _with_scheduler(app.router.lifespan_context, platform)
     return app
 
 
@@ -87,5 +103,25 @@ def _with_workers(inner: Lifespan[Any], platform: Platform) -> Lifespan[Any]:
                 yield state
             finally:
                 await asyncio.to_thread(stop_workers, workers)
+
+    return lifespan
+
+
+def _with_scheduler(inner: Lifespan[Any], platform: Platform) -> Lifespan[Any]:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        from civica.notify.listener import start_trigger_listener
+        from civica.scheduling.scheduler import start_scheduler
+
+        async with inner(app) as state:
+            scheduler = await asyncio.to_thread(start_scheduler, platform)
+            listener = await asyncio.to_thread(start_trigger_listener, platform)
+            try:
+                yield state
+            finally:
+                if listener is not None:
+                    await asyncio.to_thread(listener.stop)
+                if scheduler is not None:
+                    await asyncio.to_thread(scheduler.stop)
 
     return lifespan

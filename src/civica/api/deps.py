@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from civica.api.ratelimit import RateLimiter
 from civica.platform import Platform
 from civica.security import hash_api_key
 from civica.services import users
@@ -91,6 +92,9 @@ async def current_actor(request: Request) -> Actor:
         if actor is None:
             raise Unauthorized("the API key is not valid: it is unknown, revoked or expired")
         cache.put(digest, actor)
+    request.state.actor = actor  # for the audit trail (civica.api.audit)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.check(digest)
     return actor
 
 
@@ -106,21 +110,28 @@ class Ctx:
 
     platform: Platform
     actor: Actor
+    # The caller's address, for services that check database whitelists (`client_ip`).
+    client_ip: str | None = None
 
     def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         with self.platform.transaction() as session:
-            if _wants_platform(fn):
+            wants = _wants(fn)
+            if "platform" in wants:
                 kwargs["platform"] = self.platform
+            if "client_ip" in wants:
+                kwargs.setdefault("client_ip", self.client_ip)
             return fn(session=session, actor=self.actor, **kwargs)
 
 
 @functools.cache
-def _wants_platform(fn: Callable[..., Any]) -> bool:
-    return "platform" in inspect.signature(fn).parameters
+def _wants(fn: Callable[..., Any]) -> frozenset[str]:
+    return frozenset(inspect.signature(fn).parameters) & {"platform", "client_ip"}
 
 
 async def get_ctx(request: Request) -> Ctx:
-    return Ctx(platform=request.app.state.platform, actor=await current_actor(request))
+    actor = await current_actor(request)
+    client = request.client.host if request.client else None
+    return Ctx(platform=request.app.state.platform, actor=actor, client_ip=client)
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx)]

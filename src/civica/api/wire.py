@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from civica.api.ratelimit import TooManyRequests
 from civica.schemas.common import Error
 from civica.services.errors import BadRequest, ServiceError
 from civica.services.paging import Page, PageParams
@@ -199,6 +200,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Basic realm="civica"'} if exc.status_code == 401 else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(exc.status_code, exc.description, headers)
 
     @app.exception_handler(RequestValidationError)

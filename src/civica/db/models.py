@@ -211,7 +211,10 @@ class JobRow(ObjectMixin, Base):
     """
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_kind_updated_at", "kind", "updated_at"),)
+    __table_args__ = (
+        Index("ix_jobs_kind_updated_at", "kind", "updated_at"),
+        Index("ix_jobs_next_run_at", "next_run_at"),
+    )
     __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_abstract": True}
 
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -225,7 +228,9 @@ class JobRow(ObjectMixin, Base):
     # Newest run, kept here so lists show a job's state without a query per job.
     last_run_id: Mapped[int | None] = mapped_column(IdType)
     trigger_email: Mapped[str | None] = mapped_column(String(255), unique=True)
-    # Schedules come with the scheduling issue; the request's schedule block is kept in config.
+    # The request's schedule block is kept in config["schedule"]; this is its next slot (UTC),
+    # kept by civica.services.schedules.apply_schedule, so the scheduler finds due jobs by index.
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PythonScriptRow(JobRow):
@@ -375,3 +380,155 @@ class ImportRow(JobRow):
     syncs are in config."""
 
     __mapper_args__ = {"polymorphic_identity": "import"}
+
+
+# --- Models and predictions: jobs too (docs/models.md); settings in config. ---
+
+
+class ModelRow(JobRow):
+    """A model (`/models`): training table, dependent variable, model type, folds and grid in
+    config; each build is a run of this job."""
+
+    __mapper_args__ = {"polymorphic_identity": "model"}
+
+
+class PredictionRow(JobRow):
+    """A prediction (`/predictions`): the model, the table to score, its primary key and the
+    output table in config; each scoring is a run of this job."""
+
+    __mapper_args__ = {"polymorphic_identity": "prediction"}
+
+
+class ModelRunResultRow(Base):
+    """What one build or prediction run produced: the fitted estimator file and metrics (a
+    build), or the output table and score statistics (a prediction run)."""
+
+    __tablename__ = "model_run_results"
+
+    run_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    job_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    file_id: Mapped[int | None] = mapped_column(IdType)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+
+class DeliveryRow(Base):
+    """One notification to send (an e-mail or a webhook POST), sent off the run's path by the
+    scheduler's delivery loop: `pending` → `sent` | `failed`, retried with back-off meanwhile.
+
+    `dedupe_key` (e.g. `run:7:success:email`) makes each notification of a run exactly one row.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)  # email | webhook
+    event: Mapped[str] = mapped_column(String(32), nullable=False)  # success | failure | stall ...
+    job_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("runs.id", ondelete="SET NULL"), index=True
+    )
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    target: Mapped[str] = mapped_column(Text, nullable=False, default="")  # URL or recipients
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- Reports (docs/reports.md): HTML from code_body or a job's output file; snapshots are jobs. ---
+
+
+class ReportRow(ObjectMixin, Base):
+    """A report: HTML written by the user (`code_body`), a report template's code
+    (`template_id`), or the newest HTML output file of a job's latest successful run
+    (`script_id`). `api_key_encrypted` is the key granted to the report (POST .../grants),
+    encrypted with the platform's secrets; `api_key_id` names it for revocation and audit."""
+
+    __tablename__ = "reports"
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    description: Mapped[str | None] = mapped_column(Text)
+    code_body: Mapped[str | None] = mapped_column(Text)
+    script_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("jobs.id", ondelete="SET NULL"), index=True
+    )
+    template_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("reports.id", ondelete="SET NULL"), index=True
+    )
+    app_state: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    config: Mapped[str | None] = mapped_column(Text)
+    provide_api_key: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    api_key_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    api_key_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # When code_body or template_id last changed (script-backed reports use their run's end).
+    viz_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    snapshot_job_id: Mapped[int | None] = mapped_column(
+        IdType, ForeignKey("jobs.id", ondelete="SET NULL")
+    )
+
+
+class ReportSnapshotRow(JobRow):
+    """A report's snapshot automation (`/reports/{id}/snapshots`): `report_id`, width, height,
+    recipients, subject, e-mail template and `schedule` in config. Each run renders the report
+    in headless Chromium and keeps the PNG as a File output (civica.reports.snapshots)."""
+
+    __mapper_args__ = {"polymorphic_identity": "report_snapshot"}
+
+
+class AuditEventRow(Base):
+    """One state-changing API call: who, what (method, route, object), when, and the outcome.
+
+    Written after the response by the audit middleware (civica.api.audit); read by admins at
+    `/audit`. Users are kept by id and name so the trail outlives a renamed or deleted user.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False, index=True)
+    user_id: Mapped[int | None] = mapped_column(IdType, index=True)
+    username: Mapped[str | None] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8), nullable=False)
+    # The route's template (`/scripts/python3/{id}/runs`) and the path actually called.
+    route: Mapped[str] = mapped_column(String(255), nullable=False)
+    path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    object_type: Mapped[str | None] = mapped_column(String(64))
+    object_id: Mapped[int | None] = mapped_column(IdType)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- File imports (docs/imports.md): jobs too, their settings in config. ---
+
+
+class BatchImportRow(JobRow):
+    """A batch import (`/imports/batches`): many files of one format into one table."""
+
+    __mapper_args__ = {"polymorphic_identity": "batch_import"}
+
+
+class CsvImportRow(JobRow):
+    """A CSV import (`/imports/files/csv`): files into a table with given or detected columns."""
+
+    __mapper_args__ = {"polymorphic_identity": "csv_import"}
+
+
+class PreprocessCsvRow(JobRow):
+    """A CSV preprocess job (`/files/preprocess/csv`): detects a file's format into its
+    `detectedInfo`, and makes a UTF-8 copy of it."""
+
+    __mapper_args__ = {"polymorphic_identity": "preprocess_csv"}

@@ -9,11 +9,13 @@ failed by whichever worker notices first, so nothing stays `running` forever.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -22,6 +24,7 @@ from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from civica.db.models import ApiKeyRow, JobRow, RunLogRow, RunRow
+from civica.execution import procs
 from civica.execution.resources import Resources
 from civica.platform import Platform
 
@@ -29,9 +32,11 @@ STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 DONE = frozenset({"succeeded", "failed", "cancelled"})
 LIVE = frozenset({"queued", "running"})
 RESTART_ERROR = "the worker running it stopped (server restart?)"
+log = logging.getLogger("civica.execution")
 
 _RUNS = cast(Table, RunRow.__table__)
 _WAKE = "civica_wake_workers"
+_BATCH = "civica_enqueue_batch"
 
 
 def now() -> datetime:
@@ -120,10 +125,29 @@ def enqueue(session: Session, job: JobRow, *, triggered_by: int | None, need: Re
         queued_at=now(),
     )
     session.add(run)
-    session.flush()
-    job.last_run_id = run.id
+    batch = session.info.get(_BATCH)
+    if batch is not None:  # inside batch_enqueue: one flush for the whole batch
+        batch.append((job, run))
+    else:
+        session.flush()
+        job.last_run_id = run.id
     session.info[_WAKE] = True
     return run
+
+
+@contextmanager
+def batch_enqueue(session: Session) -> Iterator[None]:
+    """Queue many runs with one flush (the scheduler starting a slot's jobs): runs enqueued
+    inside the block get their ids, and their jobs their last_run_id, when it ends."""
+    batch: list[tuple[JobRow, RunRow]] = []
+    session.info[_BATCH] = batch
+    try:
+        yield
+    finally:
+        session.info.pop(_BATCH, None)
+    session.flush()
+    for job, run in batch:
+        job.last_run_id = run.id
 
 
 @dataclass(frozen=True)
@@ -200,9 +224,25 @@ def cancel_requested(platform: Platform, run_ids: Iterable[int]) -> set[int]:
         )
 
 
-def _fail(session: Session, run_ids: list[int], error: str) -> int:
+def _kill_leftovers(runs: list[tuple[int, str | None]]) -> None:
+    for run_id, worker_id in runs:
+        if worker_id:
+            killed = procs.kill_tagged(procs.run_tag(worker_id, run_id))
+            if killed:
+                log.warning("run %s: killed %d process(es) its dead worker left", run_id, killed)
+
+
+def _ended(platform: Platform, run_ids: list[int]) -> None:
+    """Runs just ended: start their jobs' children and queue notifications (scheduling)."""
+    if run_ids:
+        from civica.scheduling.events import runs_done
+
+        runs_done(platform, run_ids)
+
+
+def _fail(session: Session, run_ids: list[int], error: str) -> list[int]:
     if not run_ids:
-        return 0
+        return []
     stamp = now()
     rows = session.execute(
         update(_RUNS)
@@ -225,7 +265,7 @@ def _fail(session: Session, run_ids: list[int], error: str) -> int:
                 for r in rows
             ],
         )
-    return len(rows)
+    return [r.id for r in rows]
 
 
 def reap_stale(platform: Platform, timeout: float) -> int:
@@ -237,16 +277,19 @@ def reap_stale(platform: Platform, timeout: float) -> int:
                 _RUNS.c.state == "running", _RUNS.c.heartbeat_at < cutoff
             )
         ).all()
-        count = 0
+        failed: list[int] = []
         for run_id, worker, beat in stale:
             when = beat.isoformat() if beat else "never"
-            count += _fail(
+            failed += _fail(
                 session,
                 [run_id],
                 f"the worker running it ({worker}) stopped sending heartbeats (last at {when}); "
                 "it was probably stopped or lost its connection. Run the job again.",
             )
-        return count
+    # A worker of this host that died leaves its runs' processes behind: stop them.
+    _kill_leftovers([(r, w) for r, w, _ in stale if r in failed and _is_dead_here(w)])
+    _ended(platform, failed)
+    return len(failed)
 
 
 def fail_orphans(platform: Platform) -> int:
@@ -255,8 +298,11 @@ def fail_orphans(platform: Platform) -> int:
         rows = session.execute(
             select(_RUNS.c.id, _RUNS.c.worker_id).where(_RUNS.c.state == "running")
         ).all()
-        dead = [r.id for r in rows if _is_dead_here(r.worker_id)]
-        return _fail(session, dead, RESTART_ERROR)
+        dead = [r for r in rows if _is_dead_here(r.worker_id)]
+        failed = _fail(session, [r.id for r in dead], RESTART_ERROR)
+    _kill_leftovers([(r.id, r.worker_id) for r in dead if r.id in failed])
+    _ended(platform, failed)
+    return len(failed)
 
 
 def finish(
@@ -288,4 +334,6 @@ def finish(
                 .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
                 .values(revoked_at=stamp)
             )
+    if done is not None:
+        _ended(platform, [run_id])
     return done is not None

@@ -23,13 +23,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.orm import Session
+
 from civica.db.models import JobRow, RunLogRow, RunRow, UserRow
 from civica.execution import queue
 from civica.execution.params import effective_script, parameter_environment
+from civica.execution.procs import RUN_TAG_VAR, run_tag
 from civica.execution.runtimes import RUNTIMES, InProcessRuntime, RuntimeUnavailable
 from civica.platform import Platform
 from civica.services import users
-from civica.services.errors import ServiceError
+from civica.services.actor import Actor
+from civica.services.errors import BadRequest, ServiceError
 
 log = logging.getLogger("civica.execution")
 
@@ -195,6 +199,14 @@ class Setup:
     workdir: Path
 
 
+@dataclass(frozen=True)
+class Claim:
+    run: RunRow
+    job: JobRow
+    owner: UserRow
+    actor: Actor
+
+
 @dataclass
 class Control:
     """How a worker talks to a running runner."""
@@ -276,16 +288,26 @@ class Runner:
             shutil.rmtree(workdir, ignore_errors=True)
         return state
 
+    def claimed(self, session: Session) -> Claim | None:
+        """This run, its job and the job's owner, while the run is still running and ours (None
+        once it was ended or taken elsewhere: then the runner has nothing to do). Every runtime
+        starts here, in its own transaction."""
+        run = session.get(RunRow, self.run_id)
+        if run is None or run.state != "running" or run.worker_id != self.worker_id:
+            return None
+        job = session.get(JobRow, run.job_id)
+        owner = session.get(UserRow, job.owner_id) if job is not None else None
+        if job is None or owner is None:
+            raise BadRequest("the job or its owner no longer exists")
+        return Claim(run, job, owner, users.actor_for(session, owner))
+
     def _setup(self, workdir: Path) -> Setup | None:
         settings = self.platform.settings
         with self.platform.transaction() as session:
-            run = session.get(RunRow, self.run_id)
-            if run is None or run.state != "running" or run.worker_id != self.worker_id:
+            claim = self.claimed(session)
+            if claim is None:
                 return None
-            job = session.get(JobRow, run.job_id)
-            owner = session.get(UserRow, job.owner_id) if job is not None else None
-            if job is None or owner is None:
-                raise RuntimeUnavailable("the job or its owner no longer exists")
+            run, job, owner = claim.run, claim.job, claim.owner
             script = effective_script(session, job)
             runtime = RUNTIMES.get(script.kind)
             if runtime is None:
@@ -296,8 +318,7 @@ class Runner:
                     "the worker does not know the API's address for CIVIS_API_ENDPOINT: set "
                     "CIVICA_PUBLIC_URL (e.g. http://127.0.0.1:8000)"
                 )
-            actor = users.actor_for(session, owner)
-            params = parameter_environment(session, self.platform.secrets, actor, script)
+            params = parameter_environment(session, self.platform.secrets, claim.actor, script)
             key_row, key = users.issue_api_key(
                 session=session,
                 user=owner,
@@ -325,6 +346,7 @@ class Runner:
             "CIVIS_API_KEY": key,
             "CIVIS_JOB_ID": str(job_id),
             "CIVIS_RUN_ID": str(self.run_id),
+            RUN_TAG_VAR: run_tag(self.worker_id, self.run_id),
         }
         return Setup(
             argv=program.argv,

@@ -59,6 +59,32 @@ class SqlRuntime(InProcessRuntime):
         return execute_sql_run(runner, workdir)
 
 
+class ModelRuntime(InProcessRuntime):
+    """Model builds and predictions (civica.modeling.runs): the worker reads and writes tables
+    through the warehouse layer (the embedded DuckDB file is the server process's alone) and
+    fits or scores in a supervised subprocess, so cancelling kills the fit."""
+
+    def __init__(self, scoring: bool = False) -> None:
+        self.scoring = scoring
+
+    def execute(self, runner: Any, workdir: Path) -> str:
+        from civica.modeling.runs import execute_build_run, execute_prediction_run
+
+        if self.scoring:
+            return execute_prediction_run(runner, workdir)
+        return execute_build_run(runner, workdir)
+
+
+class PreprocessRuntime(InProcessRuntime):
+    """CSV preprocess jobs: detection with an in-memory DuckDB and a UTF-8 copy of the file, in
+    the worker (civica.execution.csv_import)."""
+
+    def execute(self, runner: Any, workdir: Path) -> str:
+        from civica.execution.csv_import import execute_preprocess
+
+        return execute_preprocess(runner, workdir)
+
+
 class SourceRuntime(Runtime):
     """A script whose code is its `source`, run by one interpreter."""
 
@@ -161,4 +187,23 @@ RUNTIMES: dict[str, Runtime] = {
     "sql": SqlRuntime(),
     "query": SqlRuntime(),
     "import": SqlRuntime(imports=True),
+    "model": ModelRuntime(),
+    "prediction": ModelRuntime(scoring=True),
 }
+
+
+class ReportSnapshotRuntime(InProcessRuntime):
+    """Report snapshots: headless Chromium renders the report's page (civica.reports.snapshots);
+    the worker thread supervises the browser process and stores the PNG."""
+
+    def execute(self, runner: Any, workdir: Path) -> str:
+        from civica.reports.snapshots import execute_snapshot_run
+
+        return execute_snapshot_run(runner, workdir)
+
+
+RUNTIMES["report_snapshot"] = ReportSnapshotRuntime()
+# File imports (batches, CSV imports) and CSV preprocess jobs: civica.execution.csv_import.
+RUNTIMES["batch_import"] = SqlRuntime(imports=True)
+RUNTIMES["csv_import"] = SqlRuntime(imports=True)
+RUNTIMES["preprocess_csv"] = PreprocessRuntime()

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
-from civica.db.models import JobRow, RemoteHostRow, RunLogRow, RunOutputRow, RunRow, UserRow
+from civica.db.models import JobRow, RemoteHostRow, RunLogRow, RunOutputRow, RunRow
 from civica.execution.params import CREDENTIAL_TYPES, effective_script
-from civica.services import users
 from civica.services.errors import BadRequest, ServiceError
 from civica.services.sql import (
     CsvSettings,
@@ -74,16 +73,12 @@ def _plan(runner: Runner) -> Plan | None:
 
     platform = runner.platform
     with platform.transaction() as session:
-        run = session.get(RunRow, runner.run_id)
-        if run is None or run.state != "running" or run.worker_id != runner.worker_id:
+        claim = runner.claimed(session)
+        if claim is None:
             return None
-        job = session.get(JobRow, run.job_id)
-        owner = session.get(UserRow, job.owner_id) if job is not None else None
-        if job is None or owner is None:
-            raise BadRequest("the job or its owner no longer exists")
+        job, actor = claim.job, claim.actor
         script = effective_script(session, job)
         config = script.config
-        actor = users.actor_for(session, owner)
         database = _database(session, config)
         credential_id = resolve_credential(session, actor, database, config.get("credential_id"))
         username, password = login_for_database(
@@ -112,7 +107,7 @@ def _plan(runner: Runner) -> Plan | None:
         plan = Plan(
             kind=script.kind,
             job_id=job.id,
-            owner_id=owner.id,
+            owner_id=job.owner_id,
             sql=sql,
             url=stored_url(platform.secrets, database),
             username=username,
@@ -126,11 +121,11 @@ def _plan(runner: Runner) -> Plan | None:
             if config.get("csv"):
                 plan.export = csv_settings(config.get("csv_settings"))
             plan.stem = (config.get("csv_settings") or {}).get("filename_prefix") or (
-                f"query_{job.id}_run_{run.id}"
+                f"query_{job.id}_run_{runner.run_id}"
             )
         else:
             plan.export = csv_settings(config.get("csv_settings"))
-            plan.stem = plan.export.filename_prefix or f"sql_script_{job.id}_run_{run.id}"
+            plan.stem = plan.export.filename_prefix or f"sql_script_{job.id}_run_{runner.run_id}"
         return plan
 
 
@@ -371,15 +366,11 @@ def _import_plan(runner: Runner) -> tuple[Endpoint, Endpoint, list[SyncPlan]] | 
     from civica.warehouse.sqltext import quote_ident
 
     with runner.platform.transaction() as session:
-        run = session.get(RunRow, runner.run_id)
-        if run is None or run.state != "running" or run.worker_id != runner.worker_id:
+        claim = runner.claimed(session)
+        if claim is None:
             return None
-        job = session.get(JobRow, run.job_id)
-        owner = session.get(UserRow, job.owner_id) if job is not None else None
-        if job is None or owner is None:
-            raise BadRequest("the import or its owner no longer exists")
+        job, actor = claim.job, claim.actor
         config = dict(job.config or {})
-        actor = users.actor_for(session, owner)
         source = _endpoint(session, runner, actor, config.get("source") or {})
         destination = _endpoint(session, runner, actor, config.get("destination") or {})
         syncs = []
@@ -410,9 +401,22 @@ def _import_plan(runner: Runner) -> tuple[Endpoint, Endpoint, list[SyncPlan]] | 
         return source, destination, syncs
 
 
+def _is_file_import(runner: Runner) -> bool:
+    from civica.execution.csv_import import is_file_import
+
+    with runner.platform.transaction() as session:
+        run = session.get(RunRow, runner.run_id)
+        job = session.get(JobRow, run.job_id) if run is not None else None
+        return job is not None and is_file_import(job)
+
+
 def execute_import_run(runner: Runner, workdir: Path) -> str:
     from civica.warehouse import CsvFormat
 
+    if _is_file_import(runner):
+        from civica.execution.csv_import import execute_file_import
+
+        return execute_file_import(runner, workdir)
     try:
         plan = _import_plan(runner)
     except ServiceError as exc:

@@ -9,8 +9,9 @@ from pydantic import Field, create_model
 
 from civica.schemas.common import In, Out, UserBlock
 
-# Any JSON value; described as a string, as Civis does (clients skip type checks on `value`).
-ANY_JSON: dict[str, Any] = {"type": "string"}
+# Any JSON value: no `type` in OpenAPI (so any value conforms); /endpoints, like the seed, calls
+# such values strings (civica.api.spec).
+ANY_JSON: dict[str, Any] = {}
 RUN_STATE = "The state of the run, one of 'queued' 'running' 'succeeded' 'failed' or 'cancelled'."
 
 

@@ -146,3 +146,21 @@ class SqlRun(RunBase):
         description="The time that the output was originally exported, if a cache "
         "entry was used by the run.",
     )
+
+
+class LegacyScriptCreate(In):
+    """`POST /scripts` (legacy): a SQL script from its name, database, credential and SQL."""
+
+    name: str = Field(description=D["name"], max_length=255)
+    remote_host_id: int = Field(description=S["remote_host_id"])
+    credential_id: int | None = Field(description=S["credential_id"])
+    sql: str = Field(description=S["sql"])
+    params: list[ScriptParamIn] | None = Field(default=None, description=D["params"])
+    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
+    template_script_id: int | None = Field(
+        default=None,
+        description="Legacy script templates are not supported: publish a template with POST "
+        "/templates/scripts and use POST /scripts/custom.",
+    )
+    notifications: NotificationsIn | None = None
+    hidden: bool | None = Field(default=None, description=D["hidden"])

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from civica.schemas.common import In, Out
+from civica.schemas.common import In, Out, UserBlock
 from civica.schemas.scripts import ScriptParam
 
 
@@ -23,6 +23,21 @@ class ScriptTemplateCreate(In):
     )
     archived: bool | None = Field(default=None, description="Whether the template is archived.")
     hidden: bool | None = Field(default=None, description="The hidden status of the item.")
+
+
+class ScriptTemplateReplace(In):
+    name: str = Field(description="The name of the template.", max_length=255)
+    note: str | None = Field(
+        default=None,
+        description="A note describing what this template is used for; custom scripts created "
+        "off this template will display this description.",
+    )
+    ui_report_id: int | None = Field(
+        default=None, description="The id of the report that this template uses."
+    )
+    archived: bool | None = Field(
+        default=None, description="Whether the template is archived (kept as it is when omitted)."
+    )
 
 
 class ScriptTemplateUpdate(In):
@@ -53,6 +68,7 @@ class ScriptTemplate(Out):
     tech_reviewed: bool = Field(description="Whether this template has been reviewed.")
     archived: bool = Field(description="Whether the template has been archived.")
     hidden: bool = Field(description="The hidden status of the item.")
+    author: UserBlock = Field(description="The template's author.")
     my_permission_level: str = Field(
         description='Your permission level on the object. One of "read", "write", or "manage".'
     )

@@ -485,6 +485,7 @@ def authenticate_credential(
             f"{url.get_backend_name()} databases are files on this server and have no logins to "
             f"check; url must name a database server, e.g. postgresql://host:5432/db"
         )
+    databases.url_host_type(url, host_type, field="remote_host_type")
     try:
         with open_warehouse(url, body.username, body.password) as wh:
             wh.check_login()

@@ -92,6 +92,19 @@ def check_host_type(value: str) -> str:
     return value
 
 
+def url_host_type(url: URL, host_type: str | None = None, field: str = "type") -> str:
+    """The host type of a database URL, checking that `host_type`, when given, agrees with it."""
+    own_type = HOST_TYPES.get(url.get_backend_name(), "RemoteHostTypes::JDBC")
+    if host_type is not None and host_type != own_type:
+        check_host_type(host_type)
+        if host_type not in _COMPATIBLE.get(own_type, set()):
+            raise BadRequest(
+                f"{field} {host_type} does not match the url, which is a {own_type} database; "
+                f"send {field} {own_type} or a url of that kind"
+            )
+    return own_type
+
+
 def database_url(url: str) -> URL:
     """A URL as civica stores and opens it; BadRequest naming the problem otherwise."""
     try:
@@ -124,14 +137,7 @@ def register_database(
     if not name or len(name) > 255:
         raise BadRequest("a database needs a name of 1 to 255 characters")
     parsed = database_url(url)
-    own_type = HOST_TYPES.get(parsed.get_backend_name(), "RemoteHostTypes::JDBC")
-    if host_type is not None and host_type != own_type:
-        check_host_type(host_type)
-        if host_type not in _COMPATIBLE.get(own_type, set()):
-            raise BadRequest(
-                f"type {host_type} does not match the url, which is a {own_type} database; "
-                f"send type {own_type} or a url of that kind"
-            )
+    own_type = url_host_type(parsed, host_type)
     if session.scalar(select(RemoteHostRow.id).where(RemoteHostRow.name == name)) is not None:
         raise Conflict(f"a database named {name!r} already exists; choose another name")
     row = RemoteHostRow(

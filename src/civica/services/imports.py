@@ -6,15 +6,24 @@ through the warehouse layer's bulk paths (COPY out to a CSV file, COPY in)."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from civica.db.models import ImportRow, JobRow, RunRow
+from civica.db.models import BatchImportRow, CsvImportRow, FileRow, ImportRow, JobRow, RunRow
+from civica.platform import Platform
 from civica.schemas.common import archived_label
 from civica.schemas.imports import (
+    BatchImport,
+    BatchImportCreate,
+    CsvImport,
+    CsvImportCreate,
+    CsvImportRun,
+    FileImportCreate,
+    FileImportPost,
     Import,
     ImportCreate,
     ImportRun,
@@ -25,15 +34,17 @@ from civica.schemas.imports import (
 )
 from civica.schemas.jobs import RunCancelled
 from civica.services.actor import Actor
-from civica.services.databases import load_database
+from civica.services.databases import check_client_address, load_database
 from civica.services.errors import BadRequest, NotFound
-from civica.services.jobs import JOB, JOB_TYPES, job_state, last_runs, run_brief
+from civica.services.jobs import JOB, JOB_TYPES, check_parent, job_state, last_runs, run_brief
 from civica.services.kinds import ObjectKind
 from civica.services.paging import Page, PageParams
-from civica.services.permissions import Level, level_of, visible_filter
+from civica.services.permissions import Level, level_of, load, visible_filter
 from civica.services.runs import RunnableKind, cancel_live_run, load_job, run_view, start_run
+from civica.services.schedules import apply_schedule, time_zone_of
 from civica.services.users import user_blocks
-from civica.warehouse.base import EXISTING_TABLE_ROWS
+from civica.storage import file_store, new_key
+from civica.warehouse.base import DELIMITERS, EXISTING_TABLE_ROWS
 
 ORDERS = ("updated_at", "name", "created_at")
 SYNC_TYPES = ("Dbsync",)
@@ -134,8 +145,8 @@ def import_detail(session: Session, actor: Actor, row: JobRow) -> Import:
             "last_run": run_brief(run) if run else None,
             "user": blocks[row.owner_id],
             "running_as": blocks[row.owner_id],
-            "next_run_at": config.get("next_run_at"),
-            "time_zone": config.get("time_zone") or "UTC",
+            "next_run_at": row.next_run_at,
+            "time_zone": time_zone_of(session, row),
             "hidden": row.hidden,
             "archived": archived_label(row.archived),
             "my_permission_level": level_of(session, actor, JOB, row).label,
@@ -195,10 +206,12 @@ def _apply(session: Session, row: JobRow, body: ImportCreate, *, replace: bool) 
     if "parent_id" in given or replace:
         row.parent_id = body.parent_id
     row.config = config
+    apply_schedule(session, row)
 
 
 def create_import(*, session: Session, actor: Actor, body: ImportCreate) -> Import:
     row = ImportRow(owner_id=actor.user_id, type=JOB_TYPES["import"], name="", config={})
+    check_parent(session, actor, row, body.parent_id)
     _apply(session, row, body, replace=True)
     session.add(row)
     session.flush()
@@ -215,6 +228,12 @@ def get_import(*, session: Session, actor: Actor, import_id: int) -> Import:
 
 def replace_import(*, session: Session, actor: Actor, import_id: int, body: ImportCreate) -> Import:
     row = _load(session, actor, import_id, Level.WRITE)
+    if (row.config or {}).get("sync_type") == "AutoImport":
+        raise BadRequest(
+            f"import {import_id} imports an uploaded file and cannot become a {body.sync_type}; "
+            "create a new import with POST /imports instead"
+        )
+    check_parent(session, actor, row, body.parent_id)
     _apply(session, row, body, replace=True)
     session.flush()
     return import_detail(session, actor, row)
@@ -349,9 +368,14 @@ def delete_sync(*, session: Session, actor: Actor, import_id: int, sync_id: int)
     row.config = config
 
 
-def run_import(*, session: Session, actor: Actor, import_id: int) -> ImportRunCreated:
+def run_import(
+    *, session: Session, actor: Actor, import_id: int, client_ip: str | None = None
+) -> ImportRunCreated:
     row = _load(session, actor, import_id, Level.WRITE)
     config = row.config or {}
+    check_run_address(session, config, client_ip)
+    if config.get("sync_type") == "AutoImport":
+        return ImportRunCreated(run_id=start_run(session, actor, row).id)
     if not config.get("syncs"):
         raise BadRequest(
             f"import {import_id} has no syncs; add one with POST /imports/{import_id}/syncs"
@@ -372,7 +396,7 @@ def list_import_runs(*, session: Session, actor: Actor, import_id: int) -> list[
 
 
 def cancel_import(*, session: Session, actor: Actor, import_id: int) -> RunCancelled:
-    row = _load(session, actor, import_id, Level.WRITE)
+    row = load_job(session, actor, ANY_IMPORT_RUN, import_id, Level.WRITE)
     run = session.scalar(
         select(RunRow)
         .where(RunRow.job_id == row.id, RunRow.state.in_(("queued", "running")))
@@ -383,3 +407,373 @@ def cancel_import(*, session: Session, actor: Actor, import_id: int) -> RunCance
         raise NotFound(f"import {import_id} has no queued or running run to cancel")
     run = cancel_live_run(session, actor, run.id)
     return RunCancelled(id=run.id, state=run.state, is_cancel_requested=run.is_cancel_requested)
+
+
+# --- file imports: one uploaded file (`/imports/files`), batches, CSV imports ---------------------
+
+JOB_TYPES.setdefault("batch_import", "JobTypes::BatchImport")
+JOB_TYPES.setdefault("csv_import", "JobTypes::CsvImport")
+BATCH_ORDERS = ("updated_at", "created_at")
+COMPRESSIONS = ("gzip", "zip", "none")
+CSV_IMPORT_RUNS = RunnableKind(
+    path="imports/files/csv",
+    label="CSV import",
+    kinds=frozenset({"csv_import"}),
+    noun="CSV import",
+    run_schema=CsvImportRun,
+    run_field="csv_import_id",
+    outputs_writable=False,
+)
+# Every import kind, for cancelling their runs through `/imports/{id}/cancel`.
+ANY_IMPORT_RUN = RunnableKind(
+    path="imports",
+    label="Import",
+    kinds=frozenset({"import", "batch_import", "csv_import"}),
+    noun="import",
+)
+
+
+def _delimiter(value: str | None, where: str = "column_delimiter") -> str | None:
+    if value is None:
+        return None
+    if value not in DELIMITERS:
+        raise BadRequest(f'{where} must be "comma", "tab" or "pipe"; got {value!r}')
+    return value
+
+
+def _existing(value: str | None) -> str:
+    value = value or "fail"
+    if value not in EXISTING_TABLE_ROWS:
+        raise BadRequest(
+            f"existing_table_rows must be one of {', '.join(EXISTING_TABLE_ROWS)}; got {value!r}"
+        )
+    return value
+
+
+def _max_errors(value: int | None) -> int | None:
+    if value is not None and value < 0:
+        raise BadRequest(f"max_errors must be 0 or more; got {value}")
+    return value
+
+
+def _compression(value: str | None, default: str) -> str:
+    value = value or default
+    if value not in COMPRESSIONS:
+        raise BadRequest(f'compression must be "gzip", "zip" or "none"; got {value!r}')
+    return value
+
+
+def _table_name(value: str, where: str) -> str:
+    text = value.strip()
+    if not text:
+        raise BadRequest(f"{where} cannot be empty")
+    return text
+
+
+def check_run_address(session: Session, config: dict[str, Any], client_ip: str | None) -> None:
+    """The API's whitelist rule (`databases.check_client_address`) for a request that makes
+    an import connect to databases: each one with active whitelist rules must accept the
+    caller's address, or the request is refused with 403 and no run starts."""
+    for key in ("source", "destination"):
+        database_id = (config.get(key) or {}).get("remote_host_id")
+        if database_id:
+            try:
+                database = load_database(session, int(database_id))
+            except NotFound:
+                continue  # the run fails saying so
+            check_client_address(session, database, client_ip)
+
+
+def start_import_run(
+    *,
+    session: Session,
+    actor: Actor,
+    rkind: RunnableKind,
+    job_id: int,
+    client_ip: str | None = None,
+) -> BaseModel:
+    """`POST /imports/files/{id}/runs` and `/imports/files/csv/{id}/runs`: a run, once the
+    caller's address passes the databases' whitelists."""
+    row = load_job(session, actor, rkind, job_id, Level.WRITE)
+    check_run_address(session, row.config or {}, client_ip)
+    return run_view(rkind, start_run(session, actor, row))
+
+
+def _destination(
+    session: Session,
+    actor: Actor,
+    remote_host_id: int | None,
+    credential_id: int | None,
+    client_ip: str | None = None,
+) -> dict[str, Any]:
+    """The destination database (400 when there is none with that id; 403 when its whitelist
+    refuses the caller's address) and the credential to reach it with (resolved as SQL runs
+    resolve theirs)."""
+    from civica.services.sql import resolve_credential
+
+    if remote_host_id is None:
+        raise BadRequest("destination.remote_host_id is required: GET /databases lists them")
+    try:
+        database = load_database(session, int(remote_host_id))
+    except NotFound:
+        raise BadRequest(
+            f"remote_host_id {remote_host_id} is not a database; GET /databases lists them"
+        ) from None
+    check_client_address(session, database, client_ip)
+    return {
+        "remote_host_id": database.id,
+        "credential_id": resolve_credential(session, actor, database, credential_id),
+    }
+
+
+def _readable_files(session: Session, actor: Actor, file_ids: list[int]) -> list[int]:
+    from civica.services.files import FILE
+
+    if not file_ids:
+        raise BadRequest("file_ids must name at least one file")
+    for file_id in file_ids:
+        try:
+            load(session, actor, FILE, file_id, Level.READ)
+        except NotFound:
+            raise BadRequest(
+                f"file {file_id} is not a file you can read; upload it with POST /files"
+            ) from None
+    return list(file_ids)
+
+
+def create_file_import(
+    *,
+    session: Session,
+    actor: Actor,
+    platform: Platform,
+    body: FileImportCreate,
+    base_url: str,
+    client_ip: str | None = None,
+) -> FileImportPost:
+    """An import of one file that is still to be uploaded: a pending file with its upload URL,
+    and an `AutoImport` import whose run loads it (completing the upload first)."""
+    from civica.services import files
+
+    schema = _table_name(body.schema_, "schema")
+    table = _table_name(body.name, "name")
+    config = {
+        "sync_type": "AutoImport",
+        "is_outbound": False,
+        "destination": _destination(
+            session, actor, body.remote_host_id, body.credential_id, client_ip
+        ),
+        "schema": schema,
+        "table": table,
+        "existing_table_rows": _existing(body.existing_table_rows),
+        "max_errors": _max_errors(body.max_errors),
+        "column_delimiter": _delimiter(body.column_delimiter),
+        "first_row_is_header": body.first_row_is_header,
+    }
+    store = file_store(platform)
+    deadline = datetime.now(UTC) + timedelta(seconds=platform.settings.upload_url_seconds)
+    base = files.public_base(platform, base_url)
+    upload = FileRow(
+        owner_id=actor.user_id,
+        name=f"{table}.csv",
+        state=files.PENDING,
+        store=store.kind,
+        storage_key=new_key(),
+        expires_at=datetime.now(UTC) + files.DEFAULT_LIFETIME,
+    )
+    with files.store_errors():
+        fields: dict[str, str] | None = None
+        if body.multipart:
+            form = store.upload_form(
+                upload.storage_key,
+                expires_at=deadline,
+                max_bytes=platform.settings.max_upload_bytes,
+                base_url=base,
+            )
+            uri, fields = form.url, form.fields
+        else:  # one part of a multipart upload: a plain PUT; the run joins it
+            upload.num_parts = 1
+            upload.multipart_upload_id = store.start_multipart(upload.storage_key, 1)
+            uri = store.part_upload_url(
+                upload.storage_key,
+                upload.multipart_upload_id,
+                1,
+                expires_at=deadline,
+                base_url=base,
+            )
+    session.add(upload)
+    session.flush()
+    config["file_id"] = upload.id
+    row = ImportRow(
+        owner_id=actor.user_id,
+        type=JOB_TYPES["import"],
+        name=f"Import to {schema}.{table}",
+        config=config,
+        hidden=bool(body.hidden),
+    )
+    session.add(row)
+    session.flush()
+    return FileImportPost(
+        id=row.id,
+        upload_uri=uri,
+        run_uri=f"{base}/imports/files/{row.id}/runs",
+        upload_fields=fields,
+    )
+
+
+def _batch_view(session: Session, row: JobRow) -> BatchImport:
+    config = row.config or {}
+    run = last_runs(session, [row]).get(row.id)
+    return BatchImport.model_validate(
+        {
+            "id": row.id,
+            "schema": config.get("schema"),
+            "table": config.get("table"),
+            "remote_host_id": (config.get("destination") or {}).get("remote_host_id"),
+            "state": job_state(run),
+            "started_at": run.started_at if run else None,
+            "finished_at": run.finished_at if run else None,
+            "error": run.error if run else None,
+            "hidden": row.hidden,
+        }
+    )
+
+
+BATCHES = RunnableKind(
+    path="imports/batches", label="Batch import", kinds=frozenset({"batch_import"}), noun="batch"
+)
+
+
+def create_batch(
+    *, session: Session, actor: Actor, body: BatchImportCreate, client_ip: str | None = None
+) -> BatchImport:
+    """A batch import, started at once: every file into one table, in one transaction."""
+    schema = _table_name(body.schema_, "schema")
+    table = _table_name(body.table, "table")
+    row = BatchImportRow(
+        owner_id=actor.user_id,
+        type=JOB_TYPES["batch_import"],
+        name=f"Batch import to {schema}.{table}",
+        hidden=bool(body.hidden),
+        config={
+            "file_ids": _readable_files(session, actor, body.file_ids),
+            "schema": schema,
+            "table": table,
+            "destination": _destination(
+                session, actor, body.remote_host_id, body.credential_id, client_ip
+            ),
+            "column_delimiter": _delimiter(body.column_delimiter) or "comma",
+            "first_row_is_header": bool(body.first_row_is_header),
+            "compression": _compression(body.compression, "gzip"),
+            "existing_table_rows": "append",
+        },
+    )
+    session.add(row)
+    session.flush()
+    start_run(session, actor, row)
+    session.flush()
+    return _batch_view(session, row)
+
+
+def get_batch(*, session: Session, actor: Actor, batch_id: int) -> BatchImport:
+    return _batch_view(session, load_job(session, actor, BATCHES, batch_id, Level.READ))
+
+
+def list_batches(
+    *, session: Session, actor: Actor, page: PageParams, hidden: bool | None = None
+) -> Page[BatchImport]:
+    conds: list[ColumnElement[bool]] = [
+        JobRow.kind == "batch_import",
+        visible_filter(actor, JOB),
+        JobRow.hidden.is_(bool(hidden)),
+    ]
+    total = session.scalar(select(func.count()).select_from(JobRow).where(*conds)) or 0
+    column = getattr(JobRow, page.order)
+    asc = page.order_dir == "asc"
+    rows = session.scalars(
+        select(JobRow)
+        .where(*conds)
+        .order_by(
+            column.asc() if asc else column.desc(), JobRow.id.asc() if asc else JobRow.id.desc()
+        )
+        .limit(page.limit)
+        .offset(page.offset)
+    ).all()
+    return Page(items=[_batch_view(session, r) for r in rows], total=total, params=page)
+
+
+def _csv_view(session: Session, actor: Actor, row: JobRow) -> CsvImport:
+    config = row.config or {}
+    destination = config.get("destination") or {}
+    return CsvImport.model_validate(
+        {
+            "id": row.id,
+            "name": row.name,
+            "source": {"file_ids": config.get("file_ids") or []},
+            "destination": {
+                "schema": config.get("schema"),
+                "table": config.get("table"),
+                "remote_host_id": destination.get("remote_host_id"),
+                "credential_id": destination.get("credential_id"),
+            },
+            "first_row_is_header": bool(config.get("first_row_is_header")),
+            "column_delimiter": config.get("column_delimiter") or "comma",
+            "escaped": bool(config.get("escaped")),
+            "compression": config.get("compression") or "none",
+            "existing_table_rows": config.get("existing_table_rows") or "fail",
+            "max_errors": config.get("max_errors"),
+            "table_columns": config.get("table_columns") or [],
+            "hidden": row.hidden,
+            "my_permission_level": level_of(session, actor, JOB, row).label,
+        }
+    )
+
+
+def create_csv_import(
+    *, session: Session, actor: Actor, body: CsvImportCreate, client_ip: str | None = None
+) -> CsvImport:
+    """A CSV import (the public client's `civis_file_to_table`); it runs when asked to."""
+    if body.source.storage_path is not None and body.source.storage_path.file_paths:
+        raise BadRequest(
+            "source.storage_path is not supported: civica imports civica files; upload them with "
+            "POST /files and send source.file_ids"
+        )
+    dest = body.destination
+    if dest.primary_keys or dest.last_modified_keys or body.execution not in (None, "immediate"):
+        raise BadRequest(
+            "upserts (destination.primary_keys, last_modified_keys, execution delayed) are not "
+            "supported; leave them empty to load rows as they are"
+        )
+    schema = _table_name(dest.schema_ or "", "destination.schema")
+    table = _table_name(dest.table or "", "destination.table")
+    columns = []
+    for i, col in enumerate(body.table_columns or [], 1):
+        if not (col.name or "").strip():
+            raise BadRequest(f"table_columns[{i - 1}].name is required")
+        columns.append({"name": col.name, "sql_type": col.sql_type})
+    typed = [c for c in columns if c["sql_type"]]
+    if typed and len(typed) != len(columns):
+        raise BadRequest("give every table_columns entry a sql_type, or none of them")
+    row = CsvImportRow(
+        owner_id=actor.user_id,
+        type=JOB_TYPES["csv_import"],
+        name=(body.name or "").strip() or f"CSV import to {schema}.{table}",
+        hidden=bool(body.hidden),
+        config={
+            "file_ids": _readable_files(session, actor, body.source.file_ids or []),
+            "schema": schema,
+            "table": table,
+            "destination": _destination(
+                session, actor, dest.remote_host_id, dest.credential_id, client_ip
+            ),
+            "first_row_is_header": body.first_row_is_header,
+            "column_delimiter": _delimiter(body.column_delimiter) or "comma",
+            "escaped": bool(body.escaped),
+            "compression": _compression(body.compression, "none"),
+            "existing_table_rows": _existing(body.existing_table_rows),
+            "max_errors": _max_errors(body.max_errors),
+            "table_columns": columns,
+        },
+    )
+    session.add(row)
+    session.flush()
+    return _csv_view(session, actor, row)

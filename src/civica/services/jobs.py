@@ -281,6 +281,28 @@ def list_children(*, session: Session, actor: Actor, job_id: int) -> JobTree:
     return JobTree(**fields(row), children=[wire(k) for k in by_parent.get(row.id, [])])
 
 
+def check_parent(session: Session, actor: Actor, row: JobRow, parent_id: int | None) -> None:
+    """Refuse a `parent_id` the actor cannot read or that would make a loop of triggers.
+
+    Any kind calls this before setting `row.parent_id` (chains run a child after its parent).
+    """
+    if parent_id is None:
+        return
+    parent = session.get(JobRow, parent_id)
+    if parent is None or level_of(session, actor, JOB, parent) < Level.READ:
+        raise BadRequest(f"parent_id {parent_id} is not a job you can read; GET /jobs lists them")
+    seen = {row.id} if row.id is not None else set()
+    cursor: JobRow | None = parent
+    while cursor is not None:
+        if cursor.id in seen:
+            raise BadRequest(
+                f"parent_id {parent_id} would make a loop: job {parent_id} is this job or is "
+                "triggered by it; choose a job that does not run after this one"
+            )
+        seen.add(cursor.id)
+        cursor = session.get(JobRow, cursor.parent_id) if cursor.parent_id else None
+
+
 def trigger_email(
     *, session: Session, actor: Actor, platform: Platform, job_id: int
 ) -> TriggerEmail:

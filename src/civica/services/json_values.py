@@ -38,11 +38,19 @@ def _parse(value_str: str) -> Any:
     if len(value_str.encode()) > MAX_BYTES:
         raise BadRequest(f"value_str is larger than the {MAX_BYTES} bytes allowed")
     try:
-        return json.loads(value_str)
+        value = json.loads(value_str)
     except ValueError as exc:
         raise BadRequest(
             f"value_str must be a serialized JSON string, e.g. '{{\"a\": 1}}' ({exc})"
         ) from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise BadRequest(
+            'value_str holds an escaped unpaired surrogate (e.g. "\\ud800"), which is not '
+            "valid Unicode: encode the text as UTF-8 or pair the surrogates"
+        ) from None
+    return value
 
 
 def create_json_value(*, session: Session, actor: Actor, body: JsonValueCreate) -> JsonValue:

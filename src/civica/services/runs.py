@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from civica.db.models import JobRow, RunLogRow, RunOutputRow, RunRow
+from civica.db.models import JobRow, RemoteHostRow, RunLogRow, RunOutputRow, RunRow
 from civica.execution import queue
 from civica.execution.params import effective_script
 from civica.execution.resources import Resources
@@ -141,8 +141,44 @@ def start_run(session: Session, actor: Actor, job: JobRow) -> RunRow:
     )
 
 
-def create_run(*, session: Session, actor: Actor, rkind: RunnableKind, job_id: int) -> BaseModel:
+def job_databases(config: dict[str, Any]) -> set[int]:
+    """Ids of the registered databases a job's runs connect to, by the keys each kind uses."""
+    found: list[Any] = [config.get(k) for k in ("remote_host_id", "database", "database_id")]
+    for side in ("source", "destination"):
+        block = config.get(side)
+        if isinstance(block, dict):
+            found.append(block.get("remote_host_id"))
+    ids: set[int] = set()
+    for value in found:
+        try:
+            ids.add(int(value))
+        except (TypeError, ValueError):
+            continue
+    return ids
+
+
+def check_run_addresses(session: Session, job: JobRow, client_ip: str | None) -> None:
+    """A run started by a request reaches the job's databases on the caller's behalf, so the
+    caller's address must pass their whitelists (`databases.check_client_address`), as it must
+    for a query. Runs started by the scheduler or a chain have no caller and are not checked."""
+    from civica.services.databases import check_client_address
+
+    for database_id in sorted(job_databases(effective_script(session, job).config)):
+        database = session.get(RemoteHostRow, database_id)
+        if database is not None:  # a missing one fails the run, saying so
+            check_client_address(session, database, client_ip)
+
+
+def create_run(
+    *,
+    session: Session,
+    actor: Actor,
+    rkind: RunnableKind,
+    job_id: int,
+    client_ip: str | None = None,
+) -> BaseModel:
     job = load_job(session, actor, rkind, job_id, Level.WRITE)
+    check_run_addresses(session, job, client_ip)
     return run_view(rkind, start_run(session, actor, job))
 
 

@@ -55,15 +55,16 @@ from civica.schemas.scripts import (
     ScriptType,
     ScriptUpdate,
 )
-from civica.schemas.sql_scripts import SqlRun, SqlScript
+from civica.schemas.sql_scripts import LegacyScriptCreate, SqlRun, SqlScript, SqlScriptCreate
 from civica.services.actor import Actor
 from civica.services.errors import BadRequest, NotFound, ServiceError
-from civica.services.jobs import JOB, JOB_TYPES, job_state, last_runs, run_brief
+from civica.services.jobs import JOB, JOB_TYPES, check_parent, job_state, last_runs, run_brief
 from civica.services.kinds import KINDS, ObjectKind
 from civica.services.objects import archived_filter
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, level_of, load, visible_filter
 from civica.services.runs import RunnableKind, cancel_live_run, load_job, start_run
+from civica.services.schedules import apply_schedule, time_zone_of
 from civica.services.users import user_blocks
 
 ORDERS = ("updated_at", "name", "created_at", "last_run.updated_at")
@@ -318,8 +319,8 @@ def script_detail(
         "schedule": config.get("schedule") or {},
         "notifications": config.get("notifications") or {},
         "running_as": blocks.get(running_as, blocks[row.owner_id]),
-        "next_run_at": config.get("next_run_at"),
-        "time_zone": config.get("time_zone") or "UTC",
+        "next_run_at": row.next_run_at,
+        "time_zone": time_zone_of(session, row),
         "last_run": run_brief(run) if run else None,
         "my_permission_level": level_of(session, actor, JOB, row).label,
         "hidden": row.hidden,
@@ -544,23 +545,6 @@ def _check_sql(session: Session, actor: Actor, config: dict[str, Any]) -> None:
         csv_settings(config["csv_settings"])
 
 
-def _check_parent(session: Session, actor: Actor, row: JobRow, parent_id: int | None) -> None:
-    if parent_id is None:
-        return
-    parent = session.get(JobRow, parent_id)
-    if parent is None or level_of(session, actor, JOB, parent) < Level.READ:
-        raise BadRequest(f"parent_id {parent_id} is not a job you can read")
-    seen = {row.id} if row.id is not None else set()
-    cursor: JobRow | None = parent
-    while cursor is not None:
-        if cursor.id in seen:
-            raise BadRequest(
-                f"parent_id {parent_id} would make a loop: that job is triggered by this one"
-            )
-        seen.add(cursor.id)
-        cursor = session.get(JobRow, cursor.parent_id) if cursor.parent_id else None
-
-
 def _template(session: Session, actor: Actor, template_id: int) -> ScriptTemplateRow:
     from civica.services.templates import TEMPLATE
 
@@ -587,7 +571,7 @@ def _apply(
         row.name = name
     if replace or "parent_id" in given:
         parent_id = dumped.get("parent_id")
-        _check_parent(session, actor, row, parent_id)
+        check_parent(session, actor, row, parent_id)
         row.parent_id = parent_id
     if "hidden" in given:
         row.hidden = bool(given["hidden"])
@@ -616,6 +600,7 @@ def _apply(
     if skind is SQL:
         _check_sql(session, actor, config)
     row.config = config
+    apply_schedule(session, row)
 
 
 # --- Operations ---
@@ -634,6 +619,21 @@ def create_script(*, session: Session, actor: Actor, skind: ScriptKind, body: In
     session.add(row)
     session.flush()
     return script_detail(session, actor, row, skind)
+
+
+def create_legacy_script(*, session: Session, actor: Actor, body: LegacyScriptCreate) -> BaseModel:
+    """`POST /scripts` (legacy): a SQL script, answered as `GET /scripts/{id}` shows it."""
+    if body.template_script_id is not None:
+        raise BadRequest(
+            "template_script_id is not supported: publish the script as a template with POST "
+            "/templates/scripts, then create scripts from it with POST /scripts/custom"
+        )
+    fields = body.model_dump(exclude={"template_script_id"}, exclude_unset=True, by_alias=False)
+    created = create_script(
+        session=session, actor=actor, skind=SQL, body=SqlScriptCreate.model_validate(fields)
+    )
+    row = load_job(session, actor, ANY_SCRIPT, int(created.model_dump()["id"]), Level.READ)
+    return script_detail(session, actor, row, GENERIC)
 
 
 def _load(session: Session, actor: Actor, skind: ScriptKind, script_id: int, level: Level) -> Any:
@@ -765,6 +765,8 @@ def _status_filter(status: str) -> ColumnElement[bool]:
     options: list[ColumnElement[bool]] = [last_state.in_(sorted(states))] if states else []
     if "idle" in wanted:
         options.append(JobRow.last_run_id.is_(None))
+    if "scheduled" in wanted:
+        options.append(JobRow.next_run_at.is_not(None))
     return or_(*options) if options else JobRow.id.is_(None)
 
 

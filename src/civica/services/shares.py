@@ -70,7 +70,9 @@ def _existing(session: Session, model: type[UserRow] | type[GroupRow], ids: list
     missing = sorted(set(ids) - found)
     if missing:
         what = "user" if model is UserRow else "group"
-        raise BadRequest(f"no {what} with id {', '.join(map(str, missing))}; check the ids")
+        shown = ", ".join(map(str, missing[:10]))
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise BadRequest(f"no {what} with id {shown}{more}; check the ids")
     return found
 
 

@@ -10,6 +10,7 @@ from civica.db.models import JobRow, ScriptTemplateRow
 from civica.schemas.templates import (
     ScriptTemplate,
     ScriptTemplateCreate,
+    ScriptTemplateReplace,
     ScriptTemplateSummary,
     ScriptTemplateUpdate,
 )
@@ -19,6 +20,7 @@ from civica.services.jobs import JOB, JOB_TYPES
 from civica.services.kinds import ObjectKind, register
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, level_of, load, visible_filter
+from civica.services.users import user_blocks
 
 ORDERS = ("name", "updated_at", "created_at")
 CATEGORIES = ("import", "export", "enhancement", "model", "script")
@@ -60,6 +62,7 @@ def template_detail(session: Session, actor: Actor, row: ScriptTemplateRow) -> S
             "tech_reviewed": row.tech_reviewed,
             "archived": row.archived,
             "hidden": row.hidden,
+            "author": user_blocks(session, [row.owner_id])[row.owner_id],
             "my_permission_level": level_of(session, actor, TEMPLATE, row).label,
         }
     )
@@ -111,11 +114,36 @@ def get_template(*, session: Session, actor: Actor, template_id: int) -> ScriptT
 def update_template(
     *, session: Session, actor: Actor, template_id: int, body: ScriptTemplateUpdate
 ) -> ScriptTemplate:
+    """Change the fields given (PATCH)."""
     row = load(session, actor, TEMPLATE, template_id, Level.WRITE)
     for name, value in body.given().items():
+        if name == "name":
+            value = _name(str(value))
         setattr(row, name, value)
     session.flush()
     return template_detail(session, actor, row)
+
+
+def replace_template(
+    *, session: Session, actor: Actor, template_id: int, body: ScriptTemplateReplace
+) -> ScriptTemplate:
+    """Replace the template's own fields (PUT): name, note and report; `archived` only when
+    given. The backing script and its params stay: publish another script to change them."""
+    row = load(session, actor, TEMPLATE, template_id, Level.WRITE)
+    row.name = _name(body.name)
+    row.note = body.note
+    row.ui_report_id = body.ui_report_id
+    if body.archived is not None:
+        row.archived = body.archived
+    session.flush()
+    return template_detail(session, actor, row)
+
+
+def _name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise BadRequest("name cannot be empty")
+    return name
 
 
 def list_templates(

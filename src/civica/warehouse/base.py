@@ -86,6 +86,30 @@ class TableInfo:
 
 
 EXISTING_TABLE_ROWS = ("fail", "truncate", "append", "drop")
+# How the API names column delimiters, and the character each stands for.
+DELIMITERS = {"comma": ",", "tab": "\t", "pipe": "|"}
+
+
+@dataclass(frozen=True)
+class CsvLoad:
+    """How files to load are written: a header row or not, a one-character delimiter,
+    compression (gzip, zip or none), quotes escaped by a backslash (`escaped`) instead of
+    doubled, and how many unreadable rows may be skipped (0: none)."""
+
+    header: bool = True
+    delimiter: str = ","
+    compression: str = "none"
+    escaped: bool = False
+    max_errors: int = 0
+
+
+@dataclass
+class Loaded:
+    """What a load did: rows added, and the rows it skipped (line and why), at most a few."""
+
+    rows: int = 0
+    rejected: int = 0
+    rejects: list[str] = field(default_factory=list)
 
 
 def type_for(sql_type: str, backend: str) -> str:
@@ -206,6 +230,25 @@ class Warehouse(ABC):
         `schema.table` with the engine's bulk path, in one transaction; returns the rows loaded.
         A missing table is made from `columns`; an existing one is refused (`existing` "fail"),
         emptied ("truncate"), added to ("append") or made anew ("drop")."""
+        return self.load_files([path], schema, table, columns, existing, timeout=timeout).rows
+
+    def load_files(
+        self,
+        paths: list[Path],
+        schema: str,
+        table: str,
+        columns: list[TableColumn],
+        existing: str = "fail",
+        fmt: CsvLoad = CsvLoad(),
+        *,
+        timeout: float | None = None,
+    ) -> Loaded:
+        """Load CSV files written as `fmt` says into `schema.table` with the engine's bulk path,
+        all in one transaction. `columns` make a missing table (and name the file's columns);
+        an existing table is refused (`existing` "fail"), emptied ("truncate"), added to
+        ("append") or made anew ("drop"). Rows that cannot be read are skipped up to
+        `fmt.max_errors` where the engine can skip them; past that the load fails, keeping
+        nothing."""
         raise WarehouseError(
             f"loading files into {self.display_url} is not supported: civica loads into DuckDB "
             "and PostgreSQL databases"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from civica.warehouse.base import CsvFormat, Export, as_text
+from civica.warehouse.base import CsvFormat, Export, WarehouseError, as_text
 
 GZIP_LEVEL = 6
 FETCH_BATCH = 10_000
@@ -181,3 +181,36 @@ def zip_file(source: Path, target: Path) -> None:
     ):
         shutil.copyfileobj(src, out, BUFFER)
     source.unlink(missing_ok=True)
+
+
+def unzip_first(archive: Path, target: Path) -> None:
+    """The first file in the zip archive `archive`, written to `target`."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            if not members:
+                raise WarehouseError(f"the zip archive {archive.name} holds no file")
+            with zf.open(members[0]) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out, BUFFER)
+    except zipfile.BadZipFile:
+        raise WarehouseError(
+            f"{archive.name} is not a zip archive; set compression to gzip or none"
+        ) from None
+
+
+def open_plain(path: Path, compression: str) -> IO[bytes]:
+    """`path`'s uncompressed bytes as a stream (gzip and zip read as they go)."""
+    if compression == "gzip":
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
+    if compression == "zip":
+        try:
+            zf = zipfile.ZipFile(path)
+        except zipfile.BadZipFile:
+            raise WarehouseError(
+                f"{path.name} is not a zip archive; set compression to gzip or none"
+            ) from None
+        members = [m for m in zf.infolist() if not m.is_dir()]
+        if not members:
+            raise WarehouseError(f"the zip archive {path.name} holds no file")
+        return zf.open(members[0])
+    return open(path, "rb")

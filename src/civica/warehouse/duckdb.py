@@ -37,8 +37,10 @@ from civica.warehouse.base import (
     SYSTEM_SCHEMAS,
     Column,
     CsvFormat,
+    CsvLoad,
     Export,
     Interrupted,
+    Loaded,
     Preview,
     TableColumn,
     TableInfo,
@@ -47,7 +49,14 @@ from civica.warehouse.base import (
     as_text,
     type_for,
 )
-from civica.warehouse.csvfiles import PartWriter, export_cursor, header_line, part_path, zip_file
+from civica.warehouse.csvfiles import (
+    PartWriter,
+    export_cursor,
+    header_line,
+    part_path,
+    unzip_first,
+    zip_file,
+)
 from civica.warehouse.sqltext import (
     first_keyword,
     is_copyable_query,
@@ -533,36 +542,46 @@ class DuckDbWarehouse(Warehouse):
             cursor.execute(f"DROP TABLE IF EXISTS {RESULT_TABLE}")
         return export
 
-    def load_csv(
+    def load_files(
         self,
-        path: Path,
+        paths: list[Path],
         schema: str,
         table: str,
         columns: list[TableColumn],
         existing: str = "fail",
+        fmt: CsvLoad = CsvLoad(),
         *,
         timeout: float | None = None,
-    ) -> int:
+    ) -> Loaded:
+        """Stage the files where DuckDB may read them (hard links, or the member of a zip
+        archive), then one `COPY ... FROM` per file in one transaction."""
         scratch = self._scratch()
         try:
-            staged = scratch / "load.csv"
-            try:
-                os.link(path, staged)
-            except OSError:
-                shutil.copyfile(path, staged)
-            return self._load(staged, schema, table, columns, existing, timeout)
+            staged = []
+            for number, path in enumerate(paths, 1):
+                target = scratch / f"load_{number}.csv"
+                if fmt.compression == "zip":
+                    unzip_first(path, target)
+                else:
+                    try:
+                        os.link(path, target)
+                    except OSError:
+                        shutil.copyfile(path, target)
+                staged.append(target)
+            return self._load(staged, schema, table, columns, existing, fmt, timeout)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _load(
         self,
-        path: Path,
+        paths: list[Path],
         schema: str,
         table: str,
         columns: list[TableColumn],
         existing: str,
+        fmt: CsvLoad,
         timeout: float | None,
-    ) -> int:
+    ) -> Loaded:
         target = f"{quote_ident(schema)}.{quote_ident(table)}"
         exists = bool(self.list_tables(schema, table))
         if exists and existing == "fail":
@@ -570,8 +589,19 @@ class DuckDbWarehouse(Warehouse):
                 f"table {schema}.{table} already exists; set existing_table_rows to truncate, "
                 "append or drop to load into it"
             )
+        options = [
+            "FORMAT CSV",
+            f"HEADER {'true' if fmt.header else 'false'}",
+            f"DELIMITER {quote_literal(fmt.delimiter)}",
+            f"COMPRESSION {'gzip' if fmt.compression == 'gzip' else 'none'}",
+        ]
+        if fmt.escaped:
+            options.append("ESCAPE '\\'")
+        if fmt.max_errors > 0:
+            options += ["IGNORE_ERRORS true", "STORE_REJECTS true"]
         cursor = self._session()
         timer = self._timer(timeout)
+        loaded = Loaded()
         try:
             cursor.execute("BEGIN TRANSACTION")
             try:
@@ -586,19 +616,52 @@ class DuckDbWarehouse(Warehouse):
                         f"{quote_ident(c.name)} {type_for(c.sql_type, 'duckdb')}" for c in columns
                     )
                     cursor.execute(f"CREATE TABLE {target} ({cols})")
-                row = cursor.execute(
-                    f"COPY {target} FROM {quote_literal(str(path))} (FORMAT CSV, HEADER true)"
-                ).fetchone()
+                for path in paths:
+                    self._check_stop()
+                    row = cursor.execute(
+                        f"COPY {target} FROM {quote_literal(str(path))} ({', '.join(options)})"
+                    ).fetchone()
+                    loaded.rows += int(row[0]) if row else 0
+                if fmt.max_errors > 0:
+                    self._rejects(cursor, loaded, fmt.max_errors, len(paths) > 1)
                 cursor.execute("COMMIT")
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):
                     cursor.execute("ROLLBACK")
                 raise self._failed(exc, 1, 1) from None
-            return int(row[0]) if row else 0
+            except WarehouseError:
+                with contextlib.suppress(duckdb.Error):
+                    cursor.execute("ROLLBACK")
+                raise
+            return loaded
         finally:
             if timer is not None:
                 timer.cancel()
             self._end_session(cursor)
+
+    @staticmethod
+    def _rejects(
+        cursor: duckdb.DuckDBPyConnection, loaded: Loaded, max_errors: int, many: bool
+    ) -> None:
+        """Count the rows COPY skipped (DuckDB's reject_errors table of this session) and fail
+        past `max_errors`, naming the first few by file and line."""
+        count = cursor.execute("SELECT count(DISTINCT (scan_id, line)) FROM reject_errors")
+        row = count.fetchone()
+        loaded.rejected = int(row[0]) if row else 0
+        details = cursor.execute(
+            "SELECT e.line, s.file_path, e.error_message FROM reject_errors e "
+            "JOIN reject_scans s USING (scan_id, file_id) ORDER BY e.scan_id, e.line LIMIT 5"
+        ).fetchall()
+        loaded.rejects = [
+            (f"file {Path(str(f)).stem.removeprefix('load_')} " if many else "")
+            + f"line {line}: {str(message).splitlines()[0]}"
+            for line, f, message in details
+        ]
+        if loaded.rejected > max_errors:
+            raise WarehouseError(
+                f"{loaded.rejected} row(s) could not be read, more than max_errors "
+                f"({max_errors}); nothing was loaded. First: " + "; ".join(loaded.rejects)
+            )
 
     @staticmethod
     def _header(columns: list[Column], fmt: CsvFormat) -> bytes | None:

@@ -11,6 +11,7 @@ is both `statement_timeout` and a timer that cancels.
 from __future__ import annotations
 
 import contextlib
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,17 @@ from psycopg import sql as pgsql
 from civica.warehouse.base import (
     Column,
     CsvFormat,
+    CsvLoad,
     Export,
     Interrupted,
+    Loaded,
     Preview,
     TableColumn,
     WarehouseError,
     as_text,
     type_for,
 )
-from civica.warehouse.csvfiles import PartWriter, header_line
+from civica.warehouse.csvfiles import PartWriter, header_line, open_plain
 from civica.warehouse.sqlalchemy import SqlAlchemyWarehouse
 from civica.warehouse.sqltext import is_copyable_query, quote_ident, quote_literal
 
@@ -171,16 +174,20 @@ class PostgresWarehouse(SqlAlchemyWarehouse):
         result: Export = self._session(sql, timeout, body)
         return result
 
-    def load_csv(
+    def load_files(
         self,
-        path: Path,
+        paths: list[Path],
         schema: str,
         table: str,
         columns: list[TableColumn],
         existing: str = "fail",
+        fmt: CsvLoad = CsvLoad(),
         *,
         timeout: float | None = None,
-    ) -> int:
+    ) -> Loaded:
+        """`COPY ... FROM STDIN` fed with each file's (decompressed) bytes, in one transaction.
+        PostgreSQL's COPY cannot skip bad rows (before version 17), so `max_errors` does not
+        apply: the first unreadable row fails the load, naming its line."""
         target = f"{quote_ident(schema)}.{quote_ident(table)}"
         exists = bool(self.list_tables(schema, table))
         if exists and existing == "fail":
@@ -188,9 +195,14 @@ class PostgresWarehouse(SqlAlchemyWarehouse):
                 f"table {schema}.{table} already exists; set existing_table_rows to truncate, "
                 "append or drop to load into it"
             )
+        options = f"FORMAT csv, HEADER {'true' if fmt.header else 'false'}, "
+        options += f"DELIMITER {quote_literal(fmt.delimiter)}"
+        if fmt.escaped:
+            options += ", ESCAPE '\\'"
 
-        def body(conn: psycopg.Connection[Any], cursor: Any, last: str, total: int) -> int:
+        def body(conn: psycopg.Connection[Any], cursor: Any, last: str, total: int) -> Loaded:
             nonlocal exists
+            loaded = Loaded()
             with conn.transaction():
                 if exists and existing == "drop":
                     cursor.execute(f"DROP TABLE {target}".encode())
@@ -204,15 +216,22 @@ class PostgresWarehouse(SqlAlchemyWarehouse):
                         for c in columns
                     )
                     cursor.execute(f"CREATE TABLE {target} ({cols})".encode())
-                sql = f"COPY {target} FROM STDIN WITH (FORMAT csv, HEADER true)"
-                with cursor.copy(sql.encode()) as copy, open(path, "rb") as fh:
-                    while chunk := fh.read(1024 * 1024):
-                        self._check_stop()
-                        copy.write(chunk)
-                return int(cursor.rowcount) if cursor.rowcount >= 0 else 0
+                for path in paths:
+                    sql = f"COPY {target} FROM STDIN WITH ({options})"
+                    with cursor.copy(sql.encode()) as copy, open_plain(path, fmt.compression) as fh:
+                        while chunk := fh.read(1024 * 1024):
+                            self._check_stop()
+                            copy.write(chunk)
+                    loaded.rows += int(cursor.rowcount) if cursor.rowcount >= 0 else 0
+            return loaded
 
-        loaded: int = self._session("SELECT 1", timeout, body)
-        return loaded
+        try:
+            result: Loaded = self._session("SELECT 1", timeout, body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise WarehouseError(
+                f"reading the file failed ({exc}); check its compression setting"
+            ) from None
+        return result
 
     def _fetched(
         self,

@@ -5,15 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from civica.api.resources import (
+    audit,
     credentials,
     databases,
     files,
     imports,
     jobs,
     json_values,
+    models,
+    predictions,
     projects,
     queries,
     remote_hosts,
+    reports,
     scripts,
     tables,
     templates,
@@ -24,6 +28,7 @@ from civica.api.resources import (
 def resource_routers() -> list[APIRouter]:
     return [
         users.router,
+        audit.router,
         projects.router,
         credentials.router,
         databases.router,
@@ -36,4 +41,7 @@ def resource_routers() -> list[APIRouter]:
         imports.router,
         json_values.router,
         templates.router,
+        reports.router,
+        models.router,
+        predictions.router,
     ]

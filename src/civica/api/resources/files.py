@@ -12,7 +12,9 @@ from civica.api.routing import CivicaRoute
 from civica.api.subresources.projects import projects_router
 from civica.api.subresources.shares import shares_router
 from civica.schemas.files import File, FileCreate, FileMultipartCreate, FileMultipartPost, FilePost
+from civica.schemas.preprocess import PreprocessCsv, PreprocessCsvCreate
 from civica.services import files as svc
+from civica.services import preprocess
 
 router = APIRouter(tags=["files"], route_class=CivicaRoute)
 
@@ -35,6 +37,11 @@ def post_multipart(body: FileMultipartCreate, request: Request, ctx: CtxDep) -> 
 )
 def post_multipart_complete(id: int, ctx: CtxDep) -> None:
     ctx.call(svc.complete_multipart_file, file_id=id)
+
+
+@router.post("/files/preprocess/csv", summary="Create a Preprocess CSV", status_code=201)
+def post_preprocess_csv(body: PreprocessCsvCreate, ctx: CtxDep) -> PreprocessCsv:
+    return ctx.call(preprocess.create_preprocess, body=body)
 
 
 # Not inline: it may ask an S3 store whether a direct upload has finished.

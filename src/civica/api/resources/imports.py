@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 
 from civica.api.deps import CtxDep
@@ -16,6 +16,12 @@ from civica.api.subresources.runs import runs_router
 from civica.api.subresources.shares import shares_router
 from civica.api.wire import PageParams, pagination
 from civica.schemas.imports import (
+    BatchImport,
+    BatchImportCreate,
+    CsvImport,
+    CsvImportCreate,
+    FileImportCreate,
+    FileImportPost,
     Import,
     ImportCreate,
     ImportRun,
@@ -26,10 +32,20 @@ from civica.schemas.imports import (
 )
 from civica.schemas.jobs import RunCancelled
 from civica.services import imports as svc
+from civica.services.runs import RunnableKind
 
 router = APIRouter(tags=["imports"], route_class=CivicaRoute)
+
+
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 Paging = Annotated[
     PageParams, Depends(pagination(svc.ORDERS, default_order="updated_at", max_limit=1000))
+]
+BatchPaging = Annotated[
+    PageParams, Depends(pagination(svc.BATCH_ORDERS, default_order="updated_at", max_limit=50))
 ]
 
 
@@ -72,6 +88,51 @@ def post_imports(body: ImportCreate, ctx: CtxDep) -> Import:
     return ctx.call(svc.create_import, body=body)
 
 
+@router.post(
+    "/imports/files",
+    summary="Initate an import of a tabular file into the platform",
+    status_code=201,
+)
+def post_files(body: FileImportCreate, request: Request, ctx: CtxDep) -> FileImportPost:
+    return ctx.call(
+        svc.create_file_import,
+        body=body,
+        base_url=str(request.base_url),
+        client_ip=_client_ip(request),
+    )
+
+
+@router.post("/imports/files/csv", summary="Create a CSV Import", status_code=201)
+def post_files_csv(body: CsvImportCreate, request: Request, ctx: CtxDep) -> CsvImport:
+    return ctx.call(svc.create_csv_import, body=body, client_ip=_client_ip(request))
+
+
+@router.post("/imports/batches", summary="Upload multiple files to Redshift", status_code=201)
+def post_batches(body: BatchImportCreate, request: Request, ctx: CtxDep) -> BatchImport:
+    return ctx.call(svc.create_batch, body=body, client_ip=_client_ip(request))
+
+
+@router.get("/imports/batches", summary="List batch imports")
+@inline
+def list_batches(
+    ctx: CtxDep,
+    response: Response,
+    page: BatchPaging,
+    hidden: bool | None = Query(
+        None,
+        description="If specified to be true, returns hidden items. Defaults to false, returning "
+        "non-hidden items.",
+    ),
+) -> list[BatchImport]:
+    return ctx.call(svc.list_batches, page=page, hidden=hidden).respond(response)
+
+
+@router.get("/imports/batches/{id}", summary="Get details about a batch import")
+@inline
+def get_batches(id: int, ctx: CtxDep) -> BatchImport:
+    return ctx.call(svc.get_batch, batch_id=id)
+
+
 @router.get("/imports/{id}", summary="Get details about an import")
 @inline
 def get_import(id: int, ctx: CtxDep) -> Import:
@@ -104,8 +165,8 @@ def delete_syncs(id: int, sync_id: int, ctx: CtxDep) -> None:
 
 
 @router.post("/imports/{id}/runs", summary="Run an import", status_code=202)
-def post_runs(id: int, ctx: CtxDep) -> ImportRunCreated:
-    return ctx.call(svc.run_import, import_id=id)
+def post_runs(id: int, request: Request, ctx: CtxDep) -> ImportRunCreated:
+    return ctx.call(svc.run_import, import_id=id, client_ip=_client_ip(request))
 
 
 @router.get("/imports/{id}/runs", summary="Get the run history of this import")
@@ -120,16 +181,34 @@ def post_cancel(id: int, ctx: CtxDep) -> RunCancelled:
     return ctx.call(svc.cancel_import, import_id=id)
 
 
-def _file_runs() -> APIRouter:
-    """Start, list, check and cancel runs under `/imports/files/{id}/runs` (the public client
-    polls `transfer_table` runs there)."""
-    kept = {"/imports/files/{id}/runs", "/imports/files/{id}/runs/{run_id}"}
+def _runs(rkind: RunnableKind, kept: set[str]) -> APIRouter:
+    """Runs of one import kind under `/{rkind.path}/{id}/runs`: the shared routes in `kept`,
+    with its own start, which first checks the databases' whitelists against the caller."""
     sub = APIRouter(tags=["imports"], route_class=CivicaRoute)
-    shared = runs_router(svc.IMPORT_RUNS)
-    sub.routes.extend(r for r in shared.routes if isinstance(r, APIRoute) and r.path in kept)
+    base = f"/{rkind.path}/{{id}}/runs"
+    schema: Any = rkind.run_schema
+
+    @sub.post(base, summary="Start a run", status_code=202, response_model=schema)
+    def post_runs(id: int, request: Request, ctx: CtxDep) -> Any:
+        return ctx.call(svc.start_import_run, rkind=rkind, job_id=id, client_ip=_client_ip(request))
+
+    shared = runs_router(rkind)
+    sub.routes.extend(
+        r
+        for r in shared.routes
+        if isinstance(r, APIRoute)
+        and r.path in kept
+        and not (r.path == base and "POST" in (r.methods or set()))
+    )
     return sub
 
 
-router.include_router(_file_runs())
+# `/imports/files/{id}/runs`: runs of imports (the public client polls `transfer_table` runs here).
+# `/imports/files/csv/{id}/runs`: runs of CSV imports, with their logs.
+FILE_RUNS = {"/imports/files/{id}/runs", "/imports/files/{id}/runs/{run_id}"}
+CSV_RUNS = {"/imports/files/csv/{id}/runs", "/imports/files/csv/{id}/runs/{run_id}",
+            "/imports/files/csv/{id}/runs/{run_id}/logs"}  # fmt: skip
+router.include_router(_runs(svc.IMPORT_RUNS, FILE_RUNS))
+router.include_router(_runs(svc.CSV_IMPORT_RUNS, CSV_RUNS))
 for _sub in (shares_router(svc.IMPORT), projects_router(svc.IMPORT), archive_router(svc.IMPORT)):
     router.include_router(_sub)

@@ -44,6 +44,7 @@ from civica.schemas.scripts import (
     ScriptUpdate,
 )
 from civica.schemas.sql_scripts import (
+    LegacyScriptCreate,
     SqlRun,
     SqlScript,
     SqlScriptCreate,
@@ -143,6 +144,11 @@ def list_scripts(
         archived=archived,
     )
     return result.respond(response)
+
+
+@router.post("/scripts", summary="Create a script", status_code=200)
+def post_script(body: LegacyScriptCreate, ctx: CtxDep) -> Script:
+    return ctx.call(svc.create_legacy_script, body=body)  # type: ignore[return-value]
 
 
 @router.get("/scripts/{id}", summary="Get details about a script")

@@ -13,6 +13,7 @@ from civica.api.wire import PageParams, pagination
 from civica.schemas.templates import (
     ScriptTemplate,
     ScriptTemplateCreate,
+    ScriptTemplateReplace,
     ScriptTemplateSummary,
     ScriptTemplateUpdate,
 )
@@ -62,6 +63,11 @@ def post_scripts(body: ScriptTemplateCreate, ctx: CtxDep) -> ScriptTemplate:
 @inline
 def get_scripts(id: int, ctx: CtxDep) -> ScriptTemplate:
     return ctx.call(svc.get_template, template_id=id)
+
+
+@router.put("/templates/scripts/{id}", summary="Replace all attributes of this Script Template")
+def put_scripts(id: int, body: ScriptTemplateReplace, ctx: CtxDep) -> ScriptTemplate:
+    return ctx.call(svc.replace_template, template_id=id, body=body)
 
 
 @router.patch("/templates/scripts/{id}", summary="Update some attributes of this Script Template")
