@@ -435,6 +435,42 @@ class DuckDbWarehouse(Warehouse):
                 timer.cancel()
             self._end_session(cursor)
 
+    def _ordered_parts(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        folder: Path,
+        stem: str,
+        plain: CsvFormat,
+        options: list[str],
+        fmt: CsvFormat,
+    ) -> list[Path]:
+        counted = cursor.execute(f"SELECT count(*) FROM {RESULT_TABLE}").fetchone()
+        rows = int(counted[0]) if counted else 0
+        if rows == 0:
+            return []
+        sample_rows = min(rows, 10_000)
+        sample = folder / f".{stem}.sample"
+        try:
+            cursor.execute(
+                f"COPY (SELECT * FROM {RESULT_TABLE} LIMIT {sample_rows}) "
+                f"TO {quote_literal(str(sample))} ({', '.join(options)})"
+            )
+            sample_bytes = max(1, sample.stat().st_size)
+        finally:
+            sample.unlink(missing_ok=True)
+        per_part = max(1, int(int(fmt.max_part_bytes or 0) * sample_rows / sample_bytes))
+        files = []
+        for index, start in enumerate(range(0, rows, per_part)):
+            self._check_stop()
+            target = part_path(folder, stem, plain, index)
+            cursor.execute(
+                f"COPY (SELECT * FROM {RESULT_TABLE} WHERE rowid >= {start} "
+                f"AND rowid < {start + per_part}) TO {quote_literal(str(target))} "
+                f"({', '.join(options)})"
+            )
+            files.append(target)
+        return files
+
     def _scratch(self) -> Path:
         folder = scratch_dir(self.path) / uuid.uuid4().hex
         folder.mkdir(mode=0o700, parents=True)
@@ -476,7 +512,8 @@ class DuckDbWarehouse(Warehouse):
     ) -> Export:
         export = Export(statements=total)
         source = query
-        if preview_rows > 0:  # run the query once: keep its rows for the file and the preview
+        materialised = preview_rows > 0 or bool(fmt.max_part_bytes)
+        if materialised:  # run the query once: keep its rows for the files and the preview
             cursor.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT_TABLE} AS {query}")
             source = f"SELECT * FROM {RESULT_TABLE}"
         relation = cursor.sql(source)
@@ -500,25 +537,12 @@ class DuckDbWarehouse(Warehouse):
             max_part_bytes=fmt.max_part_bytes,
         )
         if fmt.max_part_bytes:
-            scratch = Path(tempfile.mkdtemp(prefix=".parts-", dir=folder))
-            try:
-                options += [
-                    f"FILE_SIZE_BYTES {int(fmt.max_part_bytes)}",
-                    f"FILENAME_PATTERN {quote_literal(stem + '_{i}')}",
-                    f"FILE_EXTENSION {quote_literal(plain.extension.lstrip('.'))}",
-                ]
-                count = cursor.execute(
-                    f"COPY ({source}) TO {quote_literal(str(scratch))} ({', '.join(options)})"
-                ).fetchone()
-                made = sorted(
-                    scratch.iterdir(), key=lambda p: int(p.name[len(stem) + 1 :].split(".")[0])
-                )
-                for index, path in enumerate(made):
-                    target = part_path(folder, stem, plain, index)
-                    os.replace(path, target)
-                    export.files.append(target)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
+            # DuckDB's own file rotation (FILE_SIZE_BYTES) writes parts from parallel threads
+            # and does not keep the rows' order across parts; an ORDER BY must survive. So each
+            # part is one ordered COPY of a rowid range of the materialised result, sized from
+            # the bytes a sample of rows takes in this format.
+            export.files = self._ordered_parts(cursor, folder, stem, plain, options, fmt)
+            count = cursor.execute(f"SELECT count(*) FROM {RESULT_TABLE}").fetchone()
             if not export.files:
                 writer = PartWriter(folder, stem, plain, self._header(export.columns, fmt))
                 export.files = writer.close()
@@ -539,6 +563,7 @@ class DuckDbWarehouse(Warehouse):
         if preview_rows > 0:
             rows = cursor.execute(f"SELECT * FROM {RESULT_TABLE} LIMIT {int(preview_rows)}")
             export.preview = [[as_text(v) for v in row] for row in rows.fetchall()]
+        if materialised:
             cursor.execute(f"DROP TABLE IF EXISTS {RESULT_TABLE}")
         return export
 
