@@ -76,6 +76,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def metadata_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty metadata database for one test."""
+    only = request.node.get_closest_marker("sqlite_only")
+    if only is not None and request.param == "postgresql":
+        pytest.skip(f"SQLite only: {only.args[0] if only.args else 'store-independent'}")
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'civica.db'}"
         return

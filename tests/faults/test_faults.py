@@ -194,6 +194,7 @@ def test_worker_kill9_mid_run(tmp_path: Path, env: dict[str, str], servers: list
         worker.wait(15)
 
 
+@pytest.mark.sqlite_only("a run process's death is seen by its runner, whatever the store")
 def test_run_process_kill9(tmp_path: Path, env: dict[str, str], servers: list[Served]) -> None:
     served = start_server(tmp_path / "data", env)
     servers.append(served)
@@ -241,6 +242,7 @@ def test_metadata_connections_cut(
     admin.dispose()
 
 
+@pytest.mark.sqlite_only("recovery is the queue's; the other fault tests cover PostgreSQL")
 @pytest.mark.timeout(240 + 30 * FAULTS)
 def test_random_server_kills(tmp_path: Path, env: dict[str, str], servers: list[Served]) -> None:
     """FAULTS times: load (creates and runs) from two threads, kill -9 at a random moment,

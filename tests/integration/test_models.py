@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import LiveServer
 from tests.workers import settings, wait_run, worker
@@ -201,6 +202,7 @@ def test_request_level_bad_input_is_a_clear_400(live: LiveServer, worker: Any) -
         assert r.status_code == 400 and "active_build_id" in r.json()["errorDescription"]
 
 
+@pytest.mark.sqlite_only("data checks happen in the fit, not the store")
 def test_bad_data_fails_the_build_saying_why(live: LiveServer, worker: Any) -> None:
     _, key = live.new_user()
     with live.client(key) as c:

@@ -163,6 +163,7 @@ def test_schedule_and_score_on_model_build(live: LiveServer, worker: Any) -> Non
         assert query(c, f"SELECT count(*) FROM {out}")[1] == [["50"]]
 
 
+@pytest.mark.sqlite_only("scoring happens in the fit subprocess and the warehouse, not the store")
 def test_multinomial_and_regression_scores(live: LiveServer, worker: Any) -> None:
     _, key = live.new_user()
     with live.client(key) as c:

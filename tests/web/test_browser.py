@@ -6,12 +6,18 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from civica.execution.worker import Worker
 from tests.conftest import LiveServer
 from tests.web.conftest import person, sign_in
 from tests.workers import settings, worker
 
 __all__ = ["settings", "worker"]
+
+# Pages call the same services as the API, whose store behaviour the API tests cover on both;
+# the browser tests' PostgreSQL variants would only repeat them at 17 s each.
+pytestmark = pytest.mark.sqlite_only("the UI layer is store-independent")
 
 
 def shot(page: Any, artefacts: Path, name: str) -> None:
