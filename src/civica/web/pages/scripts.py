@@ -291,6 +291,51 @@ def save_script(
     return web.redirect(f"{PREFIX}/scripts/{script_id}")
 
 
+def numbers_from_form(label: str, text: str, low: int, high: int) -> list[int]:
+    """`9, 17` -> [9, 17]; anything else is a 400 that says what a list looks like."""
+    out: list[int] = []
+    for part in text.replace(" ", ",").split(","):
+        if not part:
+            continue
+        if not part.isdigit() or not low <= int(part) <= high:
+            raise PageError(
+                400, f"{label}: {part!r} is not a number from {low} to {high}; write e.g. 9, 17"
+            )
+        out.append(int(part))
+    return sorted(set(out))
+
+
+@router.post("/scripts/{script_id}/schedule")
+def save_schedule(
+    script_id: int,
+    web: WebDep,
+    scheduled: Annotated[str, Form()] = "",
+    days: Annotated[list[str] | None, Form()] = None,
+    hours: Annotated[str, Form()] = "",
+    minutes: Annotated[str, Form()] = "",
+    time_zone: Annotated[str, Form()] = "",
+) -> Response:
+    """The schedule block, saved through the scripts service (which computes next_run_at)."""
+    kind, _ = _script(web, script_id)
+    try:
+        schedule = {
+            "scheduled": scheduled == "yes",
+            "scheduled_days": numbers_from_form("days", ",".join(days or []), 0, 6),
+            "scheduled_hours": numbers_from_form("hours", hours, 0, 23),
+            "scheduled_minutes": numbers_from_form("minutes", minutes, 0, 59),
+        }
+        data: dict[str, Any] = {"schedule": schedule}
+        if time_zone.strip():
+            data["time_zone"] = time_zone.strip()
+        body = web.build(FORMS[kind].update, data)
+        web.call(svc.update_script, skind=svc.SCRIPT_KINDS[kind], script_id=script_id, body=body)
+    except PageError as exc:
+        if not shown_on_form(exc):
+            raise
+        return _detail(web, script_id, exc.description, exc.status_code)
+    return web.redirect(f"{PREFIX}/scripts/{script_id}")
+
+
 @router.post("/scripts/{script_id}/run")
 async def run_script(script_id: int, web: WebDep) -> Response:
     form_data = await web.request.form()
