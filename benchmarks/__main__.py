@@ -128,7 +128,7 @@ def main() -> int:
         "--only",
         choices=(
             *("api", "files", "execution", "sql", "imports", "schedules", "models", "reports"),
-            "ray",
+            *("ray", "scale", "load"),
         ),
         help="run one group of benchmarks (all by default)",
     )
@@ -175,6 +175,16 @@ def main() -> int:
         from benchmarks.ray import ray_benchmark
 
         ray_benchmark()
+    if args.only in (None, "scale"):
+        # Two API processes on one PostgreSQL against one (benchmarks/scale.py).
+        from benchmarks.scale import scale_benchmark
+
+        scale_benchmark(args)
+    if args.only in (None, "load"):
+        # Many concurrent clients mixing reads, writes, uploads and runs (benchmarks/load.py).
+        from benchmarks.load import load_benchmark
+
+        load_benchmark()
     return 0
 
 
