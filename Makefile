@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   ?= data
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 3
 
 .PHONY: install install-dev system-deps run test bench lint format clean schema
 
