@@ -251,7 +251,7 @@ def list_imports(
     hidden: bool | None = None,
     archived: str | None = None,
 ) -> Page[ImportSummary]:
-    from civica.services.objects import archived_filter
+    from civica.services.objects import archived_filter, id_list
 
     conds: list[ColumnElement[bool]] = [
         JobRow.kind == "import",
@@ -262,12 +262,7 @@ def list_imports(
     if arch is not None:
         conds.append(arch)
     if author:
-        try:
-            conds.append(JobRow.owner_id.in_([int(a) for a in author.split(",") if a.strip()]))
-        except ValueError:
-            raise BadRequest(
-                f"author must be a comma-separated list of user ids; got {author!r}"
-            ) from None
+        conds.append(JobRow.owner_id.in_(id_list("author", author, "user ids")))
     total = session.scalar(select(func.count()).select_from(JobRow).where(*conds)) or 0
     column = getattr(JobRow, page.order)
     asc = page.order_dir == "asc"

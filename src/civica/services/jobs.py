@@ -18,7 +18,7 @@ from civica.schemas.jobs import Job, JobSummary, JobTree, RunBrief, TriggerEmail
 from civica.services.actor import Actor
 from civica.services.errors import BadRequest
 from civica.services.kinds import ObjectKind, register
-from civica.services.objects import archived_filter
+from civica.services.objects import archived_filter, id_list
 from civica.services.permissions import Level, level_of, load, parse_level, visible_filter
 from civica.services.users import user_blocks
 
@@ -123,15 +123,6 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _int_list(name: str, value: str | None) -> list[int]:
-    try:
-        return [int(v) for v in _csv(value)]
-    except ValueError:
-        raise BadRequest(
-            f"{name} must be a comma-separated list of ids, e.g. 3,7; got {value!r}"
-        ) from None
-
-
 def list_jobs(
     *,
     session: Session,
@@ -161,7 +152,7 @@ def list_jobs(
     if arch is not None:
         conds.append(arch)
     if author:
-        conds.append(JobRow.owner_id.in_(_int_list("author", author)))
+        conds.append(JobRow.owner_id.in_(id_list("author", author, "user ids")))
     if type:
         wanted = _csv(type)
         conds.append(or_(JobRow.type.in_(wanted), JobRow.kind.in_(wanted)))

@@ -11,9 +11,19 @@ from sqlalchemy.orm import Session
 from civica.db.models import ProjectObjectRow, ProjectRow
 from civica.schemas.common import ProjectRef
 from civica.services.actor import Actor
-from civica.services.errors import NotFound
+from civica.services.errors import BadRequest, NotFound
 from civica.services.kinds import KINDS, ObjectKind
 from civica.services.permissions import Level, load, visible_filter
+
+
+def id_list(name: str, value: str | None, what: str = "ids") -> list[int]:
+    """A list filter's comma-separated ids (`author=3,7`); a 400 naming the parameter if not."""
+    try:
+        return [int(v) for v in (value or "").split(",") if v.strip()]
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be a comma-separated list of {what}, e.g. 3,7; got {value!r}"
+        ) from None
 
 
 def put_archive(

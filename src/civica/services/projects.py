@@ -19,9 +19,8 @@ from civica.schemas.projects import (
     ProjectUpdate,
 )
 from civica.services.actor import Actor
-from civica.services.errors import BadRequest
 from civica.services.kinds import KINDS, ObjectKind, register
-from civica.services.objects import archived_filter
+from civica.services.objects import archived_filter, id_list
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, load, parse_level, visible_filter
 from civica.services.users import user_blocks, users_by_id
@@ -187,15 +186,6 @@ def update_project(
     return project_detail(session, actor, row)
 
 
-def _author_ids(author: str) -> list[int]:
-    try:
-        return [int(a) for a in author.split(",") if a.strip()]
-    except ValueError:
-        raise BadRequest(
-            f"author must be a comma-separated list of user ids, e.g. 3,7; got {author!r}"
-        ) from None
-
-
 def list_projects(
     *,
     session: Session,
@@ -216,7 +206,7 @@ def list_projects(
     if arch is not None:
         conds.append(arch)
     if author:
-        conds.append(ProjectRow.owner_id.in_(_author_ids(author)))
+        conds.append(ProjectRow.owner_id.in_(id_list("author", author, "user ids")))
     if auto_share is not None:
         conds.append(ProjectRow.auto_share.is_(auto_share))
     column = getattr(ProjectRow, page.order)

@@ -55,7 +55,7 @@ from civica.services.actor import Actor
 from civica.services.errors import BadRequest, Forbidden, NotFound
 from civica.services.jobs import JOB, JOB_TYPES, last_runs, run_brief
 from civica.services.kinds import ObjectKind, register
-from civica.services.objects import archived_filter, project_kind
+from civica.services.objects import archived_filter, id_list, project_kind
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, level_of, load, visible_filter
 from civica.services.users import issue_api_key, revoke_api_key, user_blocks
@@ -345,18 +345,6 @@ def get_report(
     return _detail(session, actor, row, platform, base_url)
 
 
-def _id_list(name: str, value: str | None) -> list[int]:
-    out = []
-    for part in (value or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not part.isdigit():
-            raise BadRequest(f"{name} must be a comma-separated list of user IDs; got {value!r}")
-        out.append(int(part))
-    return out
-
-
 def list_reports(
     *,
     session: Session,
@@ -385,7 +373,7 @@ def list_reports(
             )
         if "other" not in wanted:  # every report here is an HTML report ("other")
             return Page(items=[], total=0, params=page)
-    authors = _id_list("author", author)
+    authors = id_list("author", author, "user ids")
     if authors:
         conds.append(ReportRow.owner_id.in_(authors))
     if template_id is not None:

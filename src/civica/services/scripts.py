@@ -60,7 +60,7 @@ from civica.services.actor import Actor
 from civica.services.errors import BadRequest, NotFound, ServiceError
 from civica.services.jobs import JOB, JOB_TYPES, check_parent, job_state, last_runs, run_brief
 from civica.services.kinds import KINDS, ObjectKind
-from civica.services.objects import archived_filter
+from civica.services.objects import archived_filter, id_list
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, level_of, load, visible_filter
 from civica.services.runs import RunnableKind, cancel_live_run, load_job, start_run
@@ -770,16 +770,6 @@ def _status_filter(status: str) -> ColumnElement[bool]:
     return or_(*options) if options else JobRow.id.is_(None)
 
 
-def _author_filter(author: str) -> ColumnElement[bool]:
-    try:
-        ids = [int(a) for a in author.split(",") if a.strip()]
-    except ValueError:
-        raise BadRequest(
-            f"author must be a comma-separated list of user ids, e.g. 3,7; got {author!r}"
-        ) from None
-    return JobRow.owner_id.in_(ids)
-
-
 def _ordered(page: PageParams) -> list[Any]:
     if page.order == "last_run.updated_at":
         column: Any = JobRow.last_run_id
@@ -818,7 +808,7 @@ def list_scripts(
             )
         conds.append(JobRow.kind.in_([TYPE_NAMES[n] for n in names if n in TYPE_NAMES]))
     if author:
-        conds.append(_author_filter(author))
+        conds.append(JobRow.owner_id.in_(id_list("author", author, "user ids")))
     if status:
         conds.append(_status_filter(status))
     total = session.scalar(select(func.count()).select_from(JobRow).where(*conds)) or 0
@@ -882,16 +872,10 @@ def list_custom_scripts(
     if arch is not None:
         conds.append(arch)
     if from_template_id:
-        try:
-            tids = [int(t) for t in from_template_id.split(",") if t.strip()]
-        except ValueError:
-            raise BadRequest(
-                "from_template_id must be a comma-separated list of template ids, e.g. 3,7; "
-                f"got {from_template_id!r}"
-            ) from None
+        tids = id_list("from_template_id", from_template_id, "template ids")
         conds.append(JobRow.from_template_id.in_(tids))
     if author:
-        conds.append(_author_filter(author))
+        conds.append(JobRow.owner_id.in_(id_list("author", author, "user ids")))
     if status:
         conds.append(_status_filter(status))
     total = session.scalar(select(func.count()).select_from(JobRow).where(*conds)) or 0

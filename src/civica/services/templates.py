@@ -18,6 +18,7 @@ from civica.services.actor import Actor
 from civica.services.errors import BadRequest
 from civica.services.jobs import JOB, JOB_TYPES
 from civica.services.kinds import ObjectKind, register
+from civica.services.objects import id_list
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, level_of, load, visible_filter
 from civica.services.users import user_blocks
@@ -160,12 +161,7 @@ def list_templates(
         ScriptTemplateRow.hidden.is_(bool(hidden)),
     ]
     if author:
-        try:
-            conds.append(ScriptTemplateRow.owner_id.in_([int(a) for a in author.split(",")]))
-        except ValueError:
-            raise BadRequest(
-                f"author must be a comma-separated list of user ids; got {author!r}"
-            ) from None
+        conds.append(ScriptTemplateRow.owner_id.in_(id_list("author", author, "user ids")))
     if category:
         if category not in CATEGORIES:
             raise BadRequest(f"category must be one of {', '.join(CATEGORIES)}; got {category!r}")
