@@ -40,7 +40,14 @@ from civica.services.jobs import JOB, JOB_TYPES, check_parent, job_state, last_r
 from civica.services.kinds import ObjectKind
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, level_of, load, visible_filter
-from civica.services.runs import RunnableKind, cancel_live_run, load_job, run_view, start_run
+from civica.services.runs import (
+    RunnableKind,
+    cancel_live_run,
+    check_config_addresses,
+    load_job,
+    run_view,
+    start_run,
+)
 from civica.services.schedules import apply_schedule, time_zone_of
 from civica.services.users import user_blocks
 from civica.storage import file_store, new_key
@@ -368,7 +375,7 @@ def run_import(
 ) -> ImportRunCreated:
     row = _load(session, actor, import_id, Level.WRITE)
     config = row.config or {}
-    check_run_address(session, config, client_ip)
+    check_config_addresses(session, config, client_ip)
     if config.get("sync_type") == "AutoImport":
         return ImportRunCreated(run_id=start_run(session, actor, row).id)
     if not config.get("syncs"):
@@ -465,20 +472,6 @@ def _table_name(value: str, where: str) -> str:
     return text
 
 
-def check_run_address(session: Session, config: dict[str, Any], client_ip: str | None) -> None:
-    """The API's whitelist rule (`databases.check_client_address`) for a request that makes
-    an import connect to databases: each one with active whitelist rules must accept the
-    caller's address, or the request is refused with 403 and no run starts."""
-    for key in ("source", "destination"):
-        database_id = (config.get(key) or {}).get("remote_host_id")
-        if database_id:
-            try:
-                database = load_database(session, int(database_id))
-            except NotFound:
-                continue  # the run fails saying so
-            check_client_address(session, database, client_ip)
-
-
 def start_import_run(
     *,
     session: Session,
@@ -490,7 +483,7 @@ def start_import_run(
     """`POST /imports/files/{id}/runs` and `/imports/files/csv/{id}/runs`: a run, once the
     caller's address passes the databases' whitelists."""
     row = load_job(session, actor, rkind, job_id, Level.WRITE)
-    check_run_address(session, row.config or {}, client_ip)
+    check_config_addresses(session, row.config or {}, client_ip)
     return run_view(rkind, start_run(session, actor, row))
 
 

@@ -161,9 +161,14 @@ def check_run_addresses(session: Session, job: JobRow, client_ip: str | None) ->
     """A run started by a request reaches the job's databases on the caller's behalf, so the
     caller's address must pass their whitelists (`databases.check_client_address`), as it must
     for a query. Runs started by the scheduler or a chain have no caller and are not checked."""
+    check_config_addresses(session, effective_script(session, job).config, client_ip)
+
+
+def check_config_addresses(session: Session, config: dict[str, Any], client_ip: str | None) -> None:
+    """The whitelist rule for every database a job configuration names (403 if one refuses)."""
     from civica.services.databases import check_client_address
 
-    for database_id in sorted(job_databases(effective_script(session, job).config)):
+    for database_id in sorted(job_databases(config)):
         database = session.get(RemoteHostRow, database_id)
         if database is not None:  # a missing one fails the run, saying so
             check_client_address(session, database, client_ip)
