@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from civica.db.models import FileRow, JobRow, RunLogRow, RunOutputRow
+from civica.db.models import FileRow, JobRow, RunOutputRow
 from civica.services.errors import BadRequest, NotFound, ServiceError
 from civica.storage import LocalStore, file_store
 from civica.warehouse import Interrupted, TableColumn, WarehouseError, open_warehouse
@@ -168,11 +168,6 @@ def _file_plan(runner: Runner) -> FilePlan | None:
         )
 
 
-def _log(runner: Runner, message: str, level: str = "info") -> None:
-    with runner.platform.transaction() as session:
-        session.add(RunLogRow(run_id=runner.run_id, level=level, message=message))
-
-
 class _Watch:
     """Interrupts the warehouse in use when the run is cancelled."""
 
@@ -239,16 +234,14 @@ def execute_file_import(runner: Runner, workdir: Path) -> str:
                 )
                 delimiter, header = detected.delimiter, detected.header
                 columns = columns or _column_names(detected)
-                _log(
-                    runner,
+                runner.log(
                     f"Detected a {detected.delimiter_name}-delimited file "
                     + ("with" if header else "without")
                     + f" a header row, compression {compression}, "
                     f"{len(detected.columns)} column(s).",
                 )
             if plan.max_errors and dest.url.get_backend_name() != "duckdb":
-                _log(
-                    runner,
+                runner.log(
                     f"max_errors does not apply to {dest.name}: its COPY cannot skip rows, so the "
                     "first unreadable row fails the import.",
                     "warn",
@@ -264,10 +257,9 @@ def execute_file_import(runner: Runner, workdir: Path) -> str:
                 paths, plan.schema, plan.table, columns, plan.existing, fmt, timeout=timeout
             )
         for line in loaded.rejects:
-            _log(runner, f"Skipped {line}", "warn")
+            runner.log(f"Skipped {line}", "warn")
         skipped = f"; skipped {loaded.rejected} unreadable row(s)" if loaded.rejected else ""
-        _log(
-            runner,
+        runner.log(
             f"Loaded {loaded.rows} row(s) from {len(paths)} file(s) into {dest.name} "
             f"{plan.schema}.{plan.table}{skipped}.",
         )
@@ -351,7 +343,7 @@ def execute_preprocess(runner: Runner, workdir: Path) -> str:
             output = workdir / source.name
             if compression == "none":
                 if _utf8_copy(path, output, bool(config.get("force_character_set_conversion"))):
-                    _log(runner, "The file was not UTF-8: converted it from Windows-1252.")
+                    runner.log("The file was not UTF-8: converted it from Windows-1252.")
             else:
                 shutil.copyfile(path, output)
         detected = detect_csv(
@@ -394,8 +386,7 @@ def execute_preprocess(runner: Runner, workdir: Path) -> str:
             )
         )
         made = target.id
-    _log(
-        runner,
+    runner.log(
         f"File {source.file_id}: {detected.delimiter_name}-delimited, "
         + ("with" if detected.header else "without")
         + f" a header row, compression {compression}, {len(detected.columns)} column(s)"

@@ -301,6 +301,15 @@ class Runner:
             raise BadRequest("the job or its owner no longer exists")
         return Claim(run, job, owner, users.actor_for(session, owner))
 
+    def log(self, message: str, level: str = "info", session: Session | None = None) -> None:
+        """A log line for this run (runtimes that run in the worker report progress with it):
+        in `session` when given (one commit with what the run records), else on its own."""
+        if session is not None:
+            session.add(RunLogRow(run_id=self.run_id, level=level, message=message))
+            return
+        with self.platform.transaction() as own:
+            own.add(RunLogRow(run_id=self.run_id, level=level, message=message))
+
     def _setup(self, workdir: Path) -> Setup | None:
         settings = self.platform.settings
         with self.platform.transaction() as session:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL
 
-from civica.db.models import JobRow, RemoteHostRow, RunLogRow, RunOutputRow, RunRow
+from civica.db.models import JobRow, RemoteHostRow, RunOutputRow, RunRow
 from civica.execution.params import CREDENTIAL_TYPES, effective_script
 from civica.services.errors import BadRequest, ServiceError
 from civica.services.sql import (
@@ -129,16 +129,6 @@ def _plan(runner: Runner) -> Plan | None:
         return plan
 
 
-def _log(runner: Runner, message: str, session: Any = None) -> None:
-    """A log line for the run: in `session` when given (one commit for everything the run
-    records at its end), else in its own transaction."""
-    if session is not None:
-        session.add(RunLogRow(run_id=runner.run_id, level="info", message=message))
-        return
-    with runner.platform.transaction() as own:
-        own.add(RunLogRow(run_id=runner.run_id, level="info", message=message))
-
-
 def execute_sql_run(runner: Runner, workdir: Path) -> str:
     try:
         plan = _plan(runner)
@@ -226,7 +216,7 @@ def _record_result(
     the run's log lines, in one transaction."""
     with runner.platform.transaction() as session:
         for note in notes:
-            _log(runner, note, session)
+            runner.log(note, session=session)
         job = session.get(JobRow, plan.job_id)
         if job is None:
             return
@@ -252,7 +242,7 @@ def _finish_preview(runner: Runner, plan: Plan, preview: Preview) -> None:
     else:
         with runner.platform.transaction() as session:
             for note in notes:
-                _log(runner, note, session)
+                runner.log(note, session=session)
 
 
 def _finish_export(runner: Runner, plan: Plan, export: Export) -> None:
@@ -274,7 +264,7 @@ def _finish_export(runner: Runner, plan: Plan, export: Export) -> None:
         else:
             with platform.transaction() as session:
                 for note in notes:
-                    _log(runner, note, session)
+                    runner.log(note, session=session)
         return
     stored = [(p.name, *store_file(platform, plan.owner_id, p, p.name, base)) for p in export.files]
     with platform.transaction() as session:
@@ -308,8 +298,7 @@ def _finish_export(runner: Runner, plan: Plan, export: Export) -> None:
                 )
             )
     count = f"{export.rows} row(s)" if export.rows is not None else "the rows"
-    _log(
-        runner,
+    runner.log(
         f"Ran {export.statements} statement(s); exported {count} to "
         + ", ".join(f"file {r.id} ({r.name})" for r in rows)
         + ".",
@@ -480,8 +469,7 @@ def execute_import_run(runner: Runner, workdir: Path) -> str:
                 raise WarehouseError(
                     f"{sync.schema}.{sync.table} received {loaded} rows of {export.rows}"
                 )
-            _log(
-                runner,
+            runner.log(
                 f"Synced {loaded} row(s) from {source.name} {sync.source_label} to "
                 f"{destination.name} {sync.schema}.{sync.table}.",
             )

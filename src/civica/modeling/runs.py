@@ -209,11 +209,6 @@ def _prediction_plan(runner: Runner) -> Plan | None:
         )
 
 
-def _log(runner: Runner, message: str, level: str = "info") -> None:
-    with runner.platform.transaction() as session:
-        session.add(RunLogRow(run_id=runner.run_id, level=level, message=message))
-
-
 @contextmanager
 def _interruptible(runner: Runner, wh: Warehouse) -> Iterator[None]:
     """Interrupt the warehouse's statement when the run is cancelled."""
@@ -254,8 +249,7 @@ def _read(runner: Runner, plan: Plan, wh: Warehouse, workdir: Path) -> list[Any]
             + (" matching limiting_sql" if plan.source.limiting_sql else "")
         )
     export.files[0].replace(workdir / "data.csv")
-    _log(
-        runner,
+    runner.log(
         f"Read {export.rows if export.rows is not None else 'the'} rows of "
         f"{plan.source.schema}.{plan.source.table} from database {plan.source.database_name}.",
     )

@@ -196,11 +196,6 @@ def _plan(runner: Runner) -> Plan | None:
         )
 
 
-def _log(runner: Runner, message: str, level: str = "info") -> None:
-    with runner.platform.transaction() as session:
-        session.add(RunLogRow(run_id=runner.run_id, level=level, message=message))
-
-
 def execute_snapshot_run(runner: Runner, workdir: Path) -> str:
     """The whole run: plan, render, store, e-mail; returns the final state."""
     try:
@@ -213,8 +208,7 @@ def execute_snapshot_run(runner: Runner, workdir: Path) -> str:
     workdir.mkdir(parents=True)
     name = f"report_{plan.report_id}_snapshot_run_{runner.run_id}.png"
     out = workdir / name
-    _log(
-        runner,
+    runner.log(
         f"Rendering report {plan.report_id} at {plan.width}x{plan.height} in headless Chromium.",
     )
     timeout = min(RENDER_TIMEOUT, runner.platform.settings.max_run_seconds or RENDER_TIMEOUT)
