@@ -3,12 +3,15 @@ runs, shares, projects and archive routers mounted under each type."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
-from civica.api.deps import CtxDep
+from civica.api.deps import Ctx, CtxDep
 from civica.api.routing import CivicaRoute, inline
 from civica.api.subresources.archive import archive_router
 from civica.api.subresources.projects import projects_router
@@ -178,166 +181,104 @@ def list_history(id: int, ctx: CtxDep) -> list[ScriptHistoryRun]:
     return ctx.call(svc.list_history, script_id=id)
 
 
-# --- Python 3 ---
-
-P = svc.PYTHON
+# --- One set of create/get/replace/update routes per script type ---
 
 
-@router.post("/scripts/python3", summary="Create a Python Script", status_code=201)
-def post_python3(body: PythonScriptCreate, ctx: CtxDep) -> PythonScript:
-    return ctx.call(svc.create_script, skind=P, body=body)  # type: ignore[return-value]
+@dataclass(frozen=True)
+class TypeRoutes:
+    """A script type's own routes: its schemas and the public spec's summaries (create, get,
+    replace, update), at `/scripts/<type>` and `/scripts/<type>/{id}`."""
 
+    skind: svc.ScriptKind
+    out: type[BaseModel]
+    create: type[BaseModel]
+    replace: type[BaseModel]
+    update: type[BaseModel]
+    summaries: tuple[str, str, str, str]
 
-@router.get("/scripts/python3/{id}", summary="Get a Python Script")
-@inline
-def get_python3(id: int, ctx: CtxDep) -> PythonScript:
-    return ctx.call(svc.get_script, skind=P, script_id=id)  # type: ignore[return-value]
-
-
-@router.put("/scripts/python3/{id}", summary="Replace all attributes of this Python Script")
-def put_python3(id: int, body: PythonScriptReplace, ctx: CtxDep) -> PythonScript:
-    return ctx.call(svc.replace_script, skind=P, script_id=id, body=body)  # type: ignore[return-value]
-
-
-@router.patch("/scripts/python3/{id}", summary="Update some attributes of this Python Script")
-def patch_python3(id: int, body: PythonScriptUpdate, ctx: CtxDep) -> PythonScript:
-    return ctx.call(svc.update_script, skind=P, script_id=id, body=body)  # type: ignore[return-value]
-
-
-# --- R ---
-
-RK = svc.R
-
-
-@router.post("/scripts/r", summary="Create an R Script", status_code=201)
-def post_r(body: RScriptCreate, ctx: CtxDep) -> RScript:
-    return ctx.call(svc.create_script, skind=RK, body=body)  # type: ignore[return-value]
-
-
-@router.get("/scripts/r/{id}", summary="Get an R Script")
-@inline
-def get_r(id: int, ctx: CtxDep) -> RScript:
-    return ctx.call(svc.get_script, skind=RK, script_id=id)  # type: ignore[return-value]
-
-
-@router.put("/scripts/r/{id}", summary="Replace all attributes of this R Script")
-def put_r(id: int, body: RScriptReplace, ctx: CtxDep) -> RScript:
-    return ctx.call(svc.replace_script, skind=RK, script_id=id, body=body)  # type: ignore[return-value]
-
-
-@router.patch("/scripts/r/{id}", summary="Update some attributes of this R Script")
-def patch_r(id: int, body: RScriptUpdate, ctx: CtxDep) -> RScript:
-    return ctx.call(svc.update_script, skind=RK, script_id=id, body=body)  # type: ignore[return-value]
-
-
-# --- JavaScript ---
-
-JS = svc.JAVASCRIPT
-
-
-@router.post("/scripts/javascript", summary="Create a JavaScript Script", status_code=201)
-def post_javascript(body: JavaScriptScriptCreate, ctx: CtxDep) -> JavaScriptScript:
-    return ctx.call(svc.create_script, skind=JS, body=body)  # type: ignore[return-value]
-
-
-@router.get("/scripts/javascript/{id}", summary="Get a JavaScript Script")
-@inline
-def get_javascript(id: int, ctx: CtxDep) -> JavaScriptScript:
-    return ctx.call(svc.get_script, skind=JS, script_id=id)  # type: ignore[return-value]
-
-
-@router.put("/scripts/javascript/{id}", summary="Replace all attributes of this JavaScript Script")
-def put_javascript(id: int, body: JavaScriptScriptReplace, ctx: CtxDep) -> JavaScriptScript:
-    return ctx.call(svc.replace_script, skind=JS, script_id=id, body=body)  # type: ignore[return-value]
-
-
-@router.patch(
-    "/scripts/javascript/{id}", summary="Update some attributes of this JavaScript Script"
-)
-def patch_javascript(id: int, body: JavaScriptScriptUpdate, ctx: CtxDep) -> JavaScriptScript:
-    return ctx.call(svc.update_script, skind=JS, script_id=id, body=body)  # type: ignore[return-value]
-
-
-# --- Containers (custom scripts are reachable here too) ---
-
-CT = svc.CONTAINER
-
-
-@router.post("/scripts/containers", summary="Create a container", status_code=201)
-def post_containers(body: ContainerScriptCreate, ctx: CtxDep) -> ContainerScript:
-    return ctx.call(svc.create_script, skind=CT, body=body)  # type: ignore[return-value]
-
-
-@router.get("/scripts/containers/{id}", summary="View a container")
-@inline
-def get_containers(id: int, ctx: CtxDep) -> ContainerScript:
-    return ctx.call(svc.get_script, skind=CT, script_id=id)  # type: ignore[return-value]
-
-
-@router.put("/scripts/containers/{id}", summary="Edit a container")
-def put_containers(id: int, body: ContainerScriptReplace, ctx: CtxDep) -> ContainerScript:
-    return ctx.call(svc.replace_script, skind=CT, script_id=id, body=body)  # type: ignore[return-value]
-
-
-@router.patch("/scripts/containers/{id}", summary="Update a container")
-def patch_containers(id: int, body: ContainerScriptUpdate, ctx: CtxDep) -> ContainerScript:
-    return ctx.call(svc.update_script, skind=CT, script_id=id, body=body)  # type: ignore[return-value]
-
-
-# --- Custom scripts (from templates) ---
-
-CU = svc.CUSTOM
-
-
-@router.post("/scripts/custom", summary="Create a CustomScript", status_code=201)
-def post_custom(body: CustomScriptCreate, ctx: CtxDep) -> CustomScript:
-    return ctx.call(svc.create_script, skind=CU, body=body)  # type: ignore[return-value]
-
-
-@router.get("/scripts/custom/{id}", summary="Get a CustomScript")
-@inline
-def get_custom(id: int, ctx: CtxDep) -> CustomScript:
-    return ctx.call(svc.get_script, skind=CU, script_id=id)  # type: ignore[return-value]
-
-
-@router.put("/scripts/custom/{id}", summary="Replace all attributes of this CustomScript")
-def put_custom(id: int, body: CustomScriptUpdate, ctx: CtxDep) -> CustomScript:
-    return ctx.call(svc.replace_script, skind=CU, script_id=id, body=body)  # type: ignore[return-value]
-
-
-@router.patch("/scripts/custom/{id}", summary="Update some attributes of this CustomScript")
-def patch_custom(id: int, body: CustomScriptUpdate, ctx: CtxDep) -> CustomScript:
-    return ctx.call(svc.update_script, skind=CU, script_id=id, body=body)  # type: ignore[return-value]
-
-
-# --- SQL ---
 
 SQ = svc.SQL
+TYPES = (
+    TypeRoutes(svc.PYTHON, PythonScript, PythonScriptCreate, PythonScriptReplace,
+               PythonScriptUpdate,
+               ("Create a Python Script", "Get a Python Script",
+                "Replace all attributes of this Python Script",
+                "Update some attributes of this Python Script")),
+    TypeRoutes(svc.R, RScript, RScriptCreate, RScriptReplace, RScriptUpdate,
+               ("Create an R Script", "Get an R Script",
+                "Replace all attributes of this R Script",
+                "Update some attributes of this R Script")),
+    TypeRoutes(svc.JAVASCRIPT, JavaScriptScript, JavaScriptScriptCreate,
+               JavaScriptScriptReplace, JavaScriptScriptUpdate,
+               ("Create a JavaScript Script", "Get a JavaScript Script",
+                "Replace all attributes of this JavaScript Script",
+                "Update some attributes of this JavaScript Script")),
+    # Custom scripts are reachable as containers too.
+    TypeRoutes(svc.CONTAINER, ContainerScript, ContainerScriptCreate, ContainerScriptReplace,
+               ContainerScriptUpdate,
+               ("Create a container", "View a container", "Edit a container",
+                "Update a container")),
+    # Scripts made from templates: a replace takes the same fields as an update.
+    TypeRoutes(svc.CUSTOM, CustomScript, CustomScriptCreate, CustomScriptUpdate,
+               CustomScriptUpdate,
+               ("Create a CustomScript", "Get a CustomScript",
+                "Replace all attributes of this CustomScript",
+                "Update some attributes of this CustomScript")),
+    TypeRoutes(SQ, SqlScript, SqlScriptCreate, SqlScriptReplace, SqlScriptUpdate,
+               ("Create a SQL script", "Get a SQL script",
+                "Replace all attributes of this SQL script",
+                "Update some attributes of this SQL script")),
+)  # fmt: skip
+
+
+def _typed(fn: Callable[..., Any], name: str, **annotations: Any) -> Callable[..., Any]:
+    """`fn` under its own name, with the type's schemas as annotations (FastAPI reads them)."""
+    fn.__name__ = fn.__qualname__ = name
+    fn.__annotations__ = {**annotations, "ctx": CtxDep}
+    return fn
+
+
+def type_router(t: TypeRoutes) -> APIRouter:
+    sub = APIRouter(tags=["scripts"], route_class=CivicaRoute)
+    skind, base, name = t.skind, f"/{t.skind.path}", t.skind.path.rsplit("/", 1)[-1]
+    create, get, replace, update = t.summaries
+
+    def post(body: Any, ctx: Ctx) -> Any:
+        return ctx.call(svc.create_script, skind=skind, body=body)
+
+    def read(id: int, ctx: Ctx) -> Any:
+        return ctx.call(svc.get_script, skind=skind, script_id=id)
+
+    def put(id: int, body: Any, ctx: Ctx) -> Any:
+        return ctx.call(svc.replace_script, skind=skind, script_id=id, body=body)
+
+    def patch(id: int, body: Any, ctx: Ctx) -> Any:
+        return ctx.call(svc.update_script, skind=skind, script_id=id, body=body)
+
+    out = {"return": t.out}
+    sub.post(base, summary=create, status_code=201)(
+        _typed(post, f"post_{name}", body=t.create, **out)
+    )
+    sub.get(f"{base}/{{id}}", summary=get)(inline(_typed(read, f"get_{name}", id=int, **out)))
+    sub.put(f"{base}/{{id}}", summary=replace)(
+        _typed(put, f"put_{name}", id=int, body=t.replace, **out)
+    )
+    sub.patch(f"{base}/{{id}}", summary=update)(
+        _typed(patch, f"patch_{name}", id=int, body=t.update, **out)
+    )
+    return sub
+
+
+for _type in TYPES:
+    router.include_router(type_router(_type))
+
+
+# --- SQL runs show their output files ---
+
 RunPaging = Annotated[
     PageParams,
     Depends(pagination(runs_svc.RUN_ORDERS, default_order="id", default_limit=20, max_limit=100)),
 ]
-
-
-@router.post("/scripts/sql", summary="Create a SQL script", status_code=201)
-def post_sql(body: SqlScriptCreate, ctx: CtxDep) -> SqlScript:
-    return ctx.call(svc.create_script, skind=SQ, body=body)  # type: ignore[return-value]
-
-
-@router.get("/scripts/sql/{id}", summary="Get a SQL script")
-@inline
-def get_sql(id: int, ctx: CtxDep) -> SqlScript:
-    return ctx.call(svc.get_script, skind=SQ, script_id=id)  # type: ignore[return-value]
-
-
-@router.put("/scripts/sql/{id}", summary="Replace all attributes of this SQL script")
-def put_sql(id: int, body: SqlScriptReplace, ctx: CtxDep) -> SqlScript:
-    return ctx.call(svc.replace_script, skind=SQ, script_id=id, body=body)  # type: ignore[return-value]
-
-
-@router.patch("/scripts/sql/{id}", summary="Update some attributes of this SQL script")
-def patch_sql(id: int, body: SqlScriptUpdate, ctx: CtxDep) -> SqlScript:
-    return ctx.call(svc.update_script, skind=SQ, script_id=id, body=body)  # type: ignore[return-value]
 
 
 def _sql_runs_router() -> APIRouter:
