@@ -41,7 +41,12 @@ ACTORS = (
     "stranger",
     "admin",
     "anonymous",
+    "run_key",
+    "ended_run_key",
 )
+# A run's own key acts as the script's owner (here: the reader) while the run runs; once the run
+# ended it is revoked, and answers like no key at all.
+NO_KEY = ("anonymous", "ended_run_key")
 # Levels granted through shares on shareable kinds (group_writer through a group).
 SHARED = {"reader": READ, "writer": WRITE, "manager": MANAGE, "group_writer": WRITE}
 MISSING = 987_654_321  # an id no object has
@@ -377,6 +382,7 @@ def world(live: LiveServer) -> Iterator[World]:
         users[actor], keys[actor] = live.new_user(actor)
     users["db_owner"], keys["db_owner"] = live.new_user("db_owner", admin=True)
     users["bystander"], _ = live.new_user("bystander")
+    keys["run_key"], keys["ended_run_key"] = _run_keys(live, users["reader"])
     clients = {actor: live.client(key) for actor, key in keys.items()}
     w = World(live=live, clients=clients, users=users)
     with live.client(live.admin_key) as admin:
@@ -393,6 +399,26 @@ def world(live: LiveServer) -> Iterator[World]:
             client.close()
 
 
+def _run_keys(live: LiveServer, user_id: int) -> tuple[str, str]:
+    """Two keys issued as the runner issues a run's key; the second revoked as a run's end
+    revokes it (civica.execution.queue.finish)."""
+    from civica.db.models import UserRow
+    from civica.execution.runner import RUN_KEY_LIFETIME
+    from civica.services import users
+
+    with live.platform.transaction() as session:
+        owner = session.get(UserRow, user_id)
+        assert owner is not None
+        _, running = users.issue_api_key(
+            session=session, user=owner, name="run 1 of job 1", expires_in=RUN_KEY_LIFETIME
+        )
+        ended_row, ended = users.issue_api_key(
+            session=session, user=owner, name="run 2 of job 1", expires_in=RUN_KEY_LIFETIME
+        )
+        users.revoke_api_key(session=session, key_id=ended_row.id)
+    return running, ended
+
+
 def _setup_kind(world: World, kind: Kind) -> None:
     """Make the object as its owner, share it, and record who holds what on it."""
     if kind.owner_is_admin:
@@ -401,7 +427,7 @@ def _setup_kind(world: World, kind: Kind) -> None:
         world.users["owner"] = world.users["db_owner"]
     world.ids["id"] = kind.create(world)
     world.levels = {actor: kind.everyone for actor in ACTORS}
-    world.levels.update(owner=MANAGE, admin=MANAGE, anonymous=NONE)
+    world.levels.update(owner=MANAGE, admin=MANAGE, anonymous=NONE, ended_run_key=NONE)
     if kind.shares_path:
         base = world.fill(kind.shares_path)
         owner = world.as_("owner")
@@ -420,10 +446,11 @@ def _setup_kind(world: World, kind: Kind) -> None:
         )
         assert r.status_code == 200, r.text
         world.levels["group_writer"] = WRITE
+    world.levels["run_key"] = world.levels["reader"]
 
 
 def _expected(world: World, op: Op, actor: str) -> int:
-    if actor == "anonymous":
+    if actor in NO_KEY:
         return 401
     have = world.levels[actor]
     if have >= op.level:
@@ -475,7 +502,7 @@ def _check_list(world: World, kind: Kind, row: ListRow, actor: str) -> str | Non
     params = {k: world.fill(v) for k, v in row.params.items()}
     r = world.as_(actor).get(row.path, params=params)
     where = f"GET {row.path} {params} as {actor}"
-    if actor == "anonymous":
+    if actor in NO_KEY:
         return None if r.status_code == 401 else f"{where}: expected 401, got {r.status_code}"
     if r.status_code != 200:
         return f"{where}: expected 200, got {r.status_code} {r.text[:300]}"
