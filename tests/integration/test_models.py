@@ -172,6 +172,32 @@ def test_regression_build_with_box_cox_and_limiting_sql(live: LiveServer, worker
         assert listed[0]["builds"][0]["rSquaredError"] == done["rSquaredError"]
 
 
+def test_list_filters_on_table_and_dependent_variable_page_in_the_database(
+    live: LiveServer, worker: Any
+) -> None:
+    _, key = live.new_user()
+    with live.client(key) as c:
+        alpha, beta = make_table(c, "t_alpha", rows=20), make_table(c, "t_beta", rows=20)
+        m1 = new_model(c, alpha, dependent_variable="amount", model_type_id=3)["id"]
+        m2 = new_model(c, beta, dependent_variable="won", model_type_id=1)["id"]
+        m3 = new_model(c, alpha, dependent_variable="won", model_type_id=1)["id"]
+
+        def ids(**params: Any) -> list[int]:
+            r = c.get("/models", params={"order_dir": "asc", "order": "created_at", **params})
+            assert r.status_code == 200, r.text
+            return [int(x["id"]) for x in r.json()]
+
+        assert ids(training_table_name="ALPHA") == [m1, m3]  # a substring, any case
+        assert ids(training_table_name="alpha", dependent_variable="WON") == [m3]
+        assert ids(dependent_variable="won") == [m2, m3]
+        assert ids(training_table_name="%") == []  # a literal, not a LIKE pattern
+        assert ids(status="idle") == [m1, m2, m3]
+        page = c.get("/models", params={"training_table_name": "alpha", "limit": 1})
+        assert page.headers["x-pagination-total-entries"] == "2" and len(page.json()) == 1
+        r = c.get("/models", params={"author": "me"})
+        assert r.status_code == 400 and "author" in r.json()["errorDescription"]
+
+
 def test_request_level_bad_input_is_a_clear_400(live: LiveServer, worker: Any) -> None:
     _, key = live.new_user()
     with live.client(key) as c:

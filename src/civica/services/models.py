@@ -33,6 +33,7 @@ from civica.services.actor import Actor
 from civica.services.errors import BadRequest, NotFound
 from civica.services.jobs import JOB, JOB_TYPES, check_parent, job_state, last_runs, run_brief
 from civica.services.kinds import ObjectKind
+from civica.services.objects import archived_flag, id_list
 from civica.services.paging import Page, PageParams
 from civica.services.permissions import Level, level_of, visible_filter
 from civica.services.runs import RunnableKind, cancel_live_run, load_job, start_run
@@ -452,21 +453,21 @@ def list_models(
         visible_filter(actor, JOB),
         JobRow.hidden.is_(bool(hidden)),
     ]
-    if archived in (None, "", "false"):
-        conds.append(JobRow.archived.is_(False))
-    elif archived == "true":
-        conds.append(JobRow.archived.is_(True))
-    elif archived != "all":
-        raise BadRequest(f"archived must be true, false or all; got {archived!r}")
+    if (flag := archived_flag(archived)) is not None:
+        conds.append(JobRow.archived.is_(flag))
     if author:
-        try:
-            conds.append(JobRow.owner_id.in_([int(a) for a in _csv(author)]))
-        except ValueError:
-            raise BadRequest(
-                f"author must be user IDs separated by commas; got {author!r}"
-            ) from None
+        conds.append(JobRow.owner_id.in_(id_list("author", author, "user IDs")))
     if model_name:
         conds.append(JobRow.name.ilike(f"%{model_name}%"))
+    # Case-insensitive substrings of the model's JSON config, in the database (SQLite's
+    # json_extract, PostgreSQL's ->>), so a page costs a page, not every model.
+    for key, wanted in (
+        ("table_name", training_table_name),
+        ("dependent_variable", dependent_variable),
+    ):
+        if wanted:
+            value = func.lower(JobRow.config[key].as_string())
+            conds.append(value.contains(wanted.lower(), autoescape=True))
     statuses = set(_csv(status))
     allowed = {"running", "failed", "succeeded", "idle", "scheduled", "queued", "cancelled"}
     if statuses - allowed:
@@ -480,33 +481,25 @@ def list_models(
     }.get(page.order, JobRow.updated_at)
     asc = page.order_dir == "asc"
     order = [column.asc() if asc else column.desc(), JobRow.id.asc() if asc else JobRow.id.desc()]
-    rows = list(session.scalars(select(JobRow).where(*conds).order_by(*order)))
-    runs = last_runs(session, rows)
+    query = select(JobRow).where(*conds).order_by(*order)
+    if not statuses:
+        total = int(session.scalar(select(func.count()).select_from(JobRow).where(*conds)) or 0)
+        window = list(session.scalars(query.offset(page.offset).limit(page.limit)))
+        runs = last_runs(session, window)
+    else:
+        # A model's status comes from its last build: filtered once those are known.
+        rows = list(session.scalars(query))
+        runs = last_runs(session, rows)
 
-    def keep(row: JobRow) -> bool:
-        config = dict(row.config or {})
-        if (
-            training_table_name
-            and training_table_name.lower() not in str(config.get("table_name") or "").lower()
-        ):
-            return False
-        if (
-            dependent_variable
-            and dependent_variable.lower()
-            not in str(config.get("dependent_variable") or "").lower()
-        ):
-            return False
-        if statuses:
+        def has_status(row: JobRow) -> bool:
             state = job_state(runs.get(row.id))
-            scheduled = bool((config.get("schedule") or {}).get("scheduled"))
-            if state not in statuses and not (scheduled and "scheduled" in statuses):
-                return False
-        return True
+            scheduled = bool(((row.config or {}).get("schedule") or {}).get("scheduled"))
+            return state in statuses or (scheduled and "scheduled" in statuses)
 
-    kept = [r for r in rows if keep(r)]
-    window = kept[page.offset : page.offset + page.limit]
+        kept = [r for r in rows if has_status(r)]
+        total, window = len(kept), kept[page.offset : page.offset + page.limit]
     items = [ModelSummary.model_validate(_fields(session, r, runs.get(r.id))) for r in window]
-    return Page(items=items, total=len(kept), params=page)
+    return Page(items=items, total=total, params=page)
 
 
 def get_schedule(*, session: Session, actor: Actor, model_id: int) -> ModelSchedule:

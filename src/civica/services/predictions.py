@@ -131,18 +131,19 @@ def list_predictions(
         visible_filter(actor, JOB),
         JobRow.archived.is_(False),
     ]
+    if model_id is not None:  # in the database: the config's model_id, as stored (a number)
+        conds.append(JobRow.config["model_id"].as_integer() == model_id)
     asc = page.order_dir == "asc"
     order = [JobRow.id.asc() if asc else JobRow.id.desc()]
-    rows = list(session.scalars(select(JobRow).where(*conds).order_by(*order)))
-    if model_id is not None:
-        rows = [r for r in rows if int((r.config or {}).get("model_id") or 0) == model_id]
-    window = rows[page.offset : page.offset + page.limit]
+    total = int(session.scalar(select(func.count()).select_from(JobRow).where(*conds)) or 0)
+    query = select(JobRow).where(*conds).order_by(*order).offset(page.offset).limit(page.limit)
+    window = list(session.scalars(query))
     runs = last_runs(session, window)
     items = [
         PredictionSummary.model_validate(_summary_fields(session, r, runs.get(r.id)))
         for r in window
     ]
-    return Page(items=items, total=len(rows), params=page)
+    return Page(items=items, total=total, params=page)
 
 
 def update_prediction(
