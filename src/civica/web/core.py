@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -256,12 +256,51 @@ class Web:
         """After a successful POST: 303 to `url` (htmx requests follow HX-Redirect)."""
         return redirect(self.request, url)
 
+    @property
+    def page_number(self) -> int:
+        """The `?page=` of a list page (1 when absent or not a positive number)."""
+        raw = self.request.query_params.get("page", "1")
+        return max(1, int(raw)) if raw.isdigit() else 1
+
+    def list_page(self, **kwargs: Any) -> PageParams:
+        """List parameters for this page of a list page (LIST_SIZE rows)."""
+        return page(number=self.page_number, limit=LIST_SIZE, **kwargs)
+
+    def pager(self, *, total: int | None = None, shown: int = 0) -> Pager:
+        """The pager under a list: from the service's total, or (lists that do not count) from
+        whether this page came back full."""
+        query = {k: v for k, v in self.request.query_params.items() if k != "page"}
+        number = self.page_number
+        if total is not None:
+            pages = max(1, -(-total // LIST_SIZE))
+            return Pager(number, number < pages, self.request.url.path, query, total, pages)
+        return Pager(number, shown >= LIST_SIZE, self.request.url.path, query)
+
 
 def page(
     number: int = 1, limit: int = 50, order: str = "updated_at", direction: str = "desc"
 ) -> PageParams:
     """List parameters for a service's list function."""
     return PageParams(limit=limit, page_num=max(1, number), order=order, order_dir=direction)
+
+
+LIST_SIZE = 50  # rows per page of a list page
+
+
+@dataclass(frozen=True)
+class Pager:
+    """Where a list page is: its number, and whether there are pages after it. `total` is known
+    when the service counts (then `pages` too); otherwise a full page means there may be more."""
+
+    number: int
+    more: bool
+    path: str
+    query: dict[str, str]
+    total: int | None = None
+    pages: int | None = None
+
+    def href(self, number: int) -> str:
+        return f"{self.path}?{urlencode({**self.query, 'page': str(number)})}"
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -16,7 +16,6 @@ from civica.web.core import (
     PageError,
     Web,
     object_page,
-    page,
     page_router,
     shown_on_form,
     signed_in,
@@ -31,10 +30,12 @@ object_page("credential", PREFIX + "/credentials#credential-{id}")
 def _list(
     web: Web, error: str | None = None, status: int = 200, values: dict[str, Any] | None = None
 ) -> Response:
+    found = web.call(svc.list_credentials, page=web.list_page())
     return web.render(
         "credentials/list.html",
         status_code=status,
-        credentials=web.call(svc.list_credentials, page=page(limit=200)).items,
+        credentials=found.items,
+        pager=web.pager(total=found.total),
         databases=web.call(databases.list_databases),
         types=CREDENTIAL_TYPES,
         error=error,

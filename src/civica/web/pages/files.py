@@ -18,13 +18,20 @@ from civica.services import files as svc
 from civica.services import objects
 from civica.services.actor import Actor
 from civica.services.permissions import visible_filter
-from civica.web.core import PREFIX, PageError, Web, object_page, page_router, signed_in
+from civica.web.core import (
+    LIST_SIZE,
+    PREFIX,
+    PageError,
+    Web,
+    object_page,
+    page_router,
+    signed_in,
+)
 
 router = page_router()
 NAV = ("Files", f"{PREFIX}/files")
 WebDep = Annotated[Web, Depends(signed_in)]
 object_page("file", PREFIX + "/files/{id}")
-LIST_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,11 @@ class FileItem:
     expires_at: datetime | None
 
 
-def visible_files(*, session: Session, actor: Actor, limit: int = LIST_LIMIT) -> list[FileItem]:
-    """The newest files the actor may read (the API has no list of files; projects show them)."""
+def visible_files(
+    *, session: Session, actor: Actor, limit: int = LIST_SIZE, page: int = 1
+) -> list[FileItem]:
+    """The newest files the actor may read (the API has no list of files; projects show them),
+    `limit` a page."""
     rows = session.execute(
         select(
             FileRow.id,
@@ -50,6 +60,7 @@ def visible_files(*, session: Session, actor: Actor, limit: int = LIST_LIMIT) ->
         )
         .where(visible_filter(actor, svc.FILE))
         .order_by(FileRow.id.desc())
+        .offset((page - 1) * limit)
         .limit(limit)
     ).all()
     return [FileItem(*r) for r in rows]
@@ -57,7 +68,10 @@ def visible_files(*, session: Session, actor: Actor, limit: int = LIST_LIMIT) ->
 
 @router.get("/files")
 def list_files(web: WebDep, project: int | None = None) -> Response:
-    return web.render("files/list.html", files=web.call(visible_files), project=project)
+    found = web.call(visible_files, page=web.page_number)
+    return web.render(
+        "files/list.html", files=found, project=project, pager=web.pager(shown=len(found))
+    )
 
 
 @router.post("/files/start")

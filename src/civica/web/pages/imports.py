@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from civica.services import imports as svc
 from civica.services.jobs import JOB_TYPES
-from civica.web.core import PREFIX, PageError, Web, page, page_router, shown_on_form, signed_in
+from civica.web.core import PREFIX, PageError, Web, page_router, shown_on_form, signed_in
 from civica.web.pages.runs import job_page
 
 router = page_router()
@@ -22,8 +22,8 @@ job_page(JOB_TYPES["import"], PREFIX + "/imports/{id}")
 
 @router.get("/imports")
 def list_imports(web: WebDep) -> Response:
-    found = web.call(svc.list_imports, page=page(limit=200))
-    return web.render("imports/list.html", imports=found.items)
+    found = web.call(svc.list_imports, page=web.list_page())
+    return web.render("imports/list.html", imports=found.items, pager=web.pager(total=found.total))
 
 
 def _detail(web: Web, import_id: int, error: str | None = None, status: int = 200) -> Response:

@@ -66,9 +66,11 @@ def _new_form(
 
 @router.get("/models")
 def list_models(web: WebDep) -> Response:
-    found = web.call(svc.list_models, page=page(limit=200))
+    found = web.call(svc.list_models, page=web.list_page())
     types = {t.id: t for t in web.call(svc.list_types)}
-    return web.render("models/list.html", models=found.items, types=types)
+    return web.render(
+        "models/list.html", models=found.items, types=types, pager=web.pager(total=found.total)
+    )
 
 
 @router.get("/models/new")

@@ -30,9 +30,13 @@ WebDep = Annotated[Web, Depends(signed_in)]
 
 
 def _list(web: Web, error: str | None = None, status_code: int = 200) -> Response:
-    found = web.call(svc.list_projects, page=page(limit=200))
+    found = web.call(svc.list_projects, page=web.list_page())
     return web.render(
-        "projects/list.html", status_code=status_code, projects=found.items, error=error
+        "projects/list.html",
+        status_code=status_code,
+        projects=found.items,
+        pager=web.pager(total=found.total),
+        error=error,
     )
 
 

@@ -16,7 +16,6 @@ from civica.web.core import (
     PageError,
     Web,
     object_page,
-    page,
     page_router,
     shown_on_form,
     signed_in,
@@ -30,8 +29,8 @@ object_page("report", PREFIX + "/reports/{id}")
 
 @router.get("/reports")
 def list_reports(web: WebDep) -> Response:
-    found = web.call(svc.list_reports, page=page(limit=200))
-    return web.render("reports/list.html", reports=found.items)
+    found = web.call(svc.list_reports, page=web.list_page())
+    return web.render("reports/list.html", reports=found.items, pager=web.pager(total=found.total))
 
 
 @router.get("/reports/new")

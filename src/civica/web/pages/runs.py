@@ -13,7 +13,16 @@ from fastapi.responses import Response
 
 from civica.services import jobs, runs
 from civica.services.runs import RunnableKind
-from civica.web.core import PREFIX, PageError, Web, object_page, page, page_router, signed_in
+from civica.web.core import (
+    LIST_SIZE,
+    PREFIX,
+    PageError,
+    Web,
+    object_page,
+    page,
+    page_router,
+    signed_in,
+)
 
 router = page_router()
 NAV = ("Jobs", f"{PREFIX}/jobs")
@@ -41,8 +50,14 @@ def job_page(job_type: str, pattern: str) -> None:
 
 @router.get("/jobs")
 def list_jobs(web: WebDep, state: str | None = None) -> Response:
-    found = web.call(jobs.list_jobs, limit=200, state=state or None)
-    return web.render("runs/jobs.html", jobs=found, job_pages=JOB_PAGES, state=state)
+    found = web.call(jobs.list_jobs, limit=LIST_SIZE, page_num=web.page_number, state=state or None)
+    return web.render(
+        "runs/jobs.html",
+        jobs=found,
+        job_pages=JOB_PAGES,
+        state=state,
+        pager=web.pager(shown=len(found)),
+    )
 
 
 @router.get("/jobs/{job_id}")

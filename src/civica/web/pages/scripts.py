@@ -131,8 +131,14 @@ def _choices(web: Web, form: ScriptForm) -> dict[str, Any]:
 
 @router.get("/scripts")
 def list_scripts(web: WebDep, type: str | None = None) -> Response:
-    found = web.call(svc.list_scripts, page=page(limit=200), type=type or None)
-    return web.render("scripts/list.html", scripts=found.items, forms=FORMS, type=type)
+    found = web.call(svc.list_scripts, page=web.list_page(), type=type or None)
+    return web.render(
+        "scripts/list.html",
+        scripts=found.items,
+        forms=FORMS,
+        type=type,
+        pager=web.pager(total=found.total),
+    )
 
 
 @router.get("/scripts/new")
