@@ -52,7 +52,10 @@ M = {
 }
 
 
-class ModelCreate(In):
+class _ModelFields(In):
+    """What a model is made of; every field optional (a create may be completed later, before
+    a build)."""
+
     table_name: str | None = Field(default=None, description=M["table_name"])
     database_id: int | None = Field(default=None, description=M["database_id"])
     credential_id: int | None = Field(default=None, description=M["credential_id"])
@@ -79,36 +82,14 @@ class ModelCreate(In):
     schedule: ScheduleIn | None = None
     parent_id: int | None = Field(default=None, description=M["parent_id"])
     time_zone: str | None = Field(default=None, description=M["time_zone"])
+
+
+class ModelCreate(_ModelFields):
     hidden: bool | None = Field(default=None, description=M["hidden"])
 
 
-class ModelUpdate(In):
-    table_name: str | None = Field(default=None, description=M["table_name"])
-    database_id: int | None = Field(default=None, description=M["database_id"])
-    credential_id: int | None = Field(default=None, description=M["credential_id"])
-    model_name: str | None = Field(default=None, description=M["model_name"])
-    description: str | None = Field(default=None, description=M["description"])
-    interaction_terms: bool | None = Field(default=None, description=M["interaction_terms"])
-    box_cox_transformation: bool | None = Field(
-        default=None, description=M["box_cox_transformation"]
-    )
-    model_type_id: int | None = Field(default=None, description=M["model_type_id"])
-    primary_key: str | None = Field(default=None, description=M["primary_key"])
-    dependent_variable: str | None = Field(default=None, description=M["dependent_variable"])
-    dependent_variable_order: list[str] | None = Field(
-        default=None, description=M["dependent_variable_order"]
-    )
-    excluded_columns: list[str] | None = Field(default=None, description=M["excluded_columns"])
-    limiting_sql: str | None = Field(default=None, description=M["limiting_sql"])
-    active_build_id: int | None = Field(default=None, description=M["active_build_id"])
-    cross_validation_parameters: dict[str, Any] | None = Field(
-        default=None, description=M["cross_validation_parameters"]
-    )
-    number_of_folds: int | None = Field(default=None, description=M["number_of_folds"])
-    notifications: NotificationsIn | None = None
-    schedule: ScheduleIn | None = None
-    parent_id: int | None = Field(default=None, description=M["parent_id"])
-    time_zone: str | None = Field(default=None, description=M["time_zone"])
+class ModelUpdate(_ModelFields):
+    pass
 
 
 class ModelType(Out):
