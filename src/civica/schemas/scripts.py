@@ -211,47 +211,6 @@ D = {
 }
 
 
-class PythonScriptCreate(In):
-    name: str = Field(description=D["name"], max_length=255)
-    parent_id: int | None = Field(default=None, description=D["parent_id"])
-    user_context: str | None = Field(default=None, description=D["user_context"])
-    params: list[ScriptParamIn] | None = Field(default=None, description=D["params"])
-    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
-    schedule: ScheduleIn | None = None
-    notifications: NotificationsIn | None = None
-    next_run_at: datetime | None = Field(default=None, description=D["next_run_at"])
-    time_zone: str | None = Field(default=None, description=D["time_zone"])
-    hidden: bool | None = Field(default=None, description=D["hidden"])
-    target_project_id: int | None = Field(default=None, description=D["target_project_id"])
-    required_resources: RequiredResourcesIn | None = None
-    instance_type: str | None = Field(default=None, description=D["instance_type"])
-    cancel_timeout: int | None = Field(default=None, description=D["cancel_timeout"])
-    docker_image_tag: str | None = Field(default=None, description=D["docker_image_tag"])
-    partition_label: str | None = Field(default=None, description=D["partition_label"])
-    running_as_id: int | None = Field(default=None, description=D["running_as_id"])
-    source: str = Field(description=D["source"])
-
-
-class PythonScriptReplace(In):
-    name: str = Field(description=D["name"], max_length=255)
-    parent_id: int | None = Field(default=None, description=D["parent_id"])
-    user_context: str | None = Field(default=None, description=D["user_context"])
-    params: list[ScriptParamIn] | None = Field(default=None, description=D["params"])
-    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
-    schedule: ScheduleIn | None = None
-    notifications: NotificationsIn | None = None
-    next_run_at: datetime | None = Field(default=None, description=D["next_run_at"])
-    time_zone: str | None = Field(default=None, description=D["time_zone"])
-    target_project_id: int | None = Field(default=None, description=D["target_project_id"])
-    required_resources: RequiredResourcesIn | None = None
-    instance_type: str | None = Field(default=None, description=D["instance_type"])
-    cancel_timeout: int | None = Field(default=None, description=D["cancel_timeout"])
-    docker_image_tag: str | None = Field(default=None, description=D["docker_image_tag"])
-    partition_label: str | None = Field(default=None, description=D["partition_label"])
-    running_as_id: int | None = Field(default=None, description=D["running_as_id"])
-    source: str = Field(description=D["source"])
-
-
 class PythonScriptUpdate(In):
     name: str | None = Field(default=None, description=D["name"], max_length=255)
     parent_id: int | None = Field(default=None, description=D["parent_id"])
@@ -272,6 +231,15 @@ class PythonScriptUpdate(In):
     source: str | None = Field(default=None, description=D["source"])
 
 
+class PythonScriptReplace(PythonScriptUpdate):
+    name: str = Field(description=D["name"], max_length=255)
+    source: str = Field(description=D["source"])
+
+
+class PythonScriptCreate(PythonScriptReplace):
+    hidden: bool | None = Field(default=None, description=D["hidden"])
+
+
 class RScriptCreate(PythonScriptCreate):
     pass
 
@@ -282,41 +250,6 @@ class RScriptReplace(PythonScriptReplace):
 
 class RScriptUpdate(PythonScriptUpdate):
     pass
-
-
-class JavaScriptScriptCreate(In):
-    name: str = Field(description=D["name"], max_length=255)
-    parent_id: int | None = Field(default=None, description=D["parent_id"])
-    user_context: str | None = Field(default=None, description=D["user_context"])
-    params: list[ScriptParamIn] | None = Field(default=None, description=D["params"])
-    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
-    schedule: ScheduleIn | None = None
-    notifications: NotificationsIn | None = None
-    next_run_at: datetime | None = Field(default=None, description=D["next_run_at"])
-    time_zone: str | None = Field(default=None, description=D["time_zone"])
-    hidden: bool | None = Field(default=None, description=D["hidden"])
-    target_project_id: int | None = Field(default=None, description=D["target_project_id"])
-    source: str = Field(description=D["source"])
-    remote_host_id: int = Field(description=D["remote_host_id"])
-    credential_id: int = Field(description=D["credential_id"])
-    running_as_id: int | None = Field(default=None, description=D["running_as_id"])
-
-
-class JavaScriptScriptReplace(In):
-    name: str = Field(description=D["name"], max_length=255)
-    parent_id: int | None = Field(default=None, description=D["parent_id"])
-    user_context: str | None = Field(default=None, description=D["user_context"])
-    params: list[ScriptParamIn] | None = Field(default=None, description=D["params"])
-    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
-    schedule: ScheduleIn | None = None
-    notifications: NotificationsIn | None = None
-    next_run_at: datetime | None = Field(default=None, description=D["next_run_at"])
-    time_zone: str | None = Field(default=None, description=D["time_zone"])
-    target_project_id: int | None = Field(default=None, description=D["target_project_id"])
-    source: str = Field(description=D["source"])
-    remote_host_id: int = Field(description=D["remote_host_id"])
-    credential_id: int = Field(description=D["credential_id"])
-    running_as_id: int | None = Field(default=None, description=D["running_as_id"])
 
 
 class JavaScriptScriptUpdate(In):
@@ -336,6 +269,17 @@ class JavaScriptScriptUpdate(In):
     running_as_id: int | None = Field(default=None, description=D["running_as_id"])
 
 
+class JavaScriptScriptReplace(JavaScriptScriptUpdate):
+    name: str = Field(description=D["name"], max_length=255)
+    source: str = Field(description=D["source"])
+    remote_host_id: int = Field(description=D["remote_host_id"])
+    credential_id: int = Field(description=D["credential_id"])
+
+
+class JavaScriptScriptCreate(JavaScriptScriptReplace):
+    hidden: bool | None = Field(default=None, description=D["hidden"])
+
+
 C = {
     "name": "The name of the container.",
     "repo_http_uri": "The location of a github repo to clone into the container, e.g. "
@@ -349,59 +293,6 @@ C = {
     "dockerCommand].",
     "docker_image_name": "The name of the docker image to pull from DockerHub.",
 }
-
-
-class ContainerScriptCreate(In):
-    name: str | None = Field(default=None, description=C["name"], max_length=255)
-    parent_id: int | None = Field(default=None, description=D["parent_id"])
-    user_context: str | None = Field(default=None, description=D["user_context"])
-    params: list[ScriptParamIn] | None = Field(default=None, description=D["params"])
-    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
-    schedule: ScheduleIn | None = None
-    notifications: NotificationsIn | None = None
-    required_resources: RequiredResourcesIn
-    repo_http_uri: str | None = Field(default=None, description=C["repo_http_uri"])
-    repo_ref: str | None = Field(default=None, description=C["repo_ref"])
-    remote_host_credential_id: int | None = Field(
-        default=None, description=C["remote_host_credential_id"]
-    )
-    git_credential_id: int | None = Field(default=None, description=C["git_credential_id"])
-    docker_command: str | None = Field(default=None, description=C["docker_command"])
-    docker_image_name: str | None = Field(default=None, description=C["docker_image_name"])
-    docker_image_tag: str | None = Field(default=None, description=D["docker_image_tag"])
-    instance_type: str | None = Field(default=None, description=D["instance_type"])
-    cancel_timeout: int | None = Field(default=None, description=D["cancel_timeout"])
-    time_zone: str | None = Field(default=None, description=D["time_zone"])
-    partition_label: str | None = Field(default=None, description=D["partition_label"])
-    hidden: bool | None = Field(default=None, description=D["hidden"])
-    target_project_id: int | None = Field(default=None, description=D["target_project_id"])
-    running_as_id: int | None = Field(default=None, description=D["running_as_id"])
-
-
-class ContainerScriptReplace(In):
-    name: str | None = Field(default=None, description=C["name"], max_length=255)
-    parent_id: int | None = Field(default=None, description=D["parent_id"])
-    user_context: str | None = Field(default=None, description=D["user_context"])
-    params: list[ScriptParamIn] | None = Field(default=None, description=D["params"])
-    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
-    schedule: ScheduleIn | None = None
-    notifications: NotificationsIn | None = None
-    required_resources: RequiredResourcesIn
-    repo_http_uri: str | None = Field(default=None, description=C["repo_http_uri"])
-    repo_ref: str | None = Field(default=None, description=C["repo_ref"])
-    remote_host_credential_id: int | None = Field(
-        default=None, description=C["remote_host_credential_id"]
-    )
-    git_credential_id: int | None = Field(default=None, description=C["git_credential_id"])
-    docker_command: str | None = Field(default=None, description=C["docker_command"])
-    docker_image_name: str | None = Field(default=None, description=C["docker_image_name"])
-    docker_image_tag: str | None = Field(default=None, description=D["docker_image_tag"])
-    instance_type: str | None = Field(default=None, description=D["instance_type"])
-    cancel_timeout: int | None = Field(default=None, description=D["cancel_timeout"])
-    time_zone: str | None = Field(default=None, description=D["time_zone"])
-    partition_label: str | None = Field(default=None, description=D["partition_label"])
-    target_project_id: int | None = Field(default=None, description=D["target_project_id"])
-    running_as_id: int | None = Field(default=None, description=D["running_as_id"])
 
 
 class ContainerScriptUpdate(In):
@@ -430,21 +321,12 @@ class ContainerScriptUpdate(In):
     running_as_id: int | None = Field(default=None, description=D["running_as_id"])
 
 
-class CustomScriptCreate(In):
-    name: str | None = Field(default=None, description=D["name"], max_length=255)
-    parent_id: int | None = Field(default=None, description=D["parent_id"])
-    arguments: dict[str, Any] | None = Field(default=None, description=D["arguments"])
-    from_template_id: int = Field(description="The ID of the template script.")
-    remote_host_id: int | None = Field(default=None, description=D["remote_host_id"])
-    credential_id: int | None = Field(default=None, description=D["credential_id"])
-    schedule: ScheduleIn | None = None
-    notifications: NotificationsIn | None = None
-    time_zone: str | None = Field(default=None, description=D["time_zone"])
+class ContainerScriptReplace(ContainerScriptUpdate):
+    required_resources: RequiredResourcesIn
+
+
+class ContainerScriptCreate(ContainerScriptReplace):
     hidden: bool | None = Field(default=None, description=D["hidden"])
-    target_project_id: int | None = Field(default=None, description=D["target_project_id"])
-    required_resources: RequiredResourcesIn | None = None
-    partition_label: str | None = Field(default=None, description=D["partition_label"])
-    running_as_id: int | None = Field(default=None, description=D["running_as_id"])
 
 
 class CustomScriptUpdate(In):
@@ -460,6 +342,11 @@ class CustomScriptUpdate(In):
     required_resources: RequiredResourcesIn | None = None
     partition_label: str | None = Field(default=None, description=D["partition_label"])
     running_as_id: int | None = Field(default=None, description=D["running_as_id"])
+
+
+class CustomScriptCreate(CustomScriptUpdate):
+    from_template_id: int = Field(description="The ID of the template script.")
+    hidden: bool | None = Field(default=None, description=D["hidden"])
 
 
 class ScriptUpdate(In):
