@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
-from typing import Any
 
 import httpx
 import pytest
-import requests
 
 from civica.execution.worker import Worker
 from tests.conftest import LiveServer
+from tests.integration.test_files import new_file
 from tests.workers import settings, wait_run, worker
 
 __all__ = ["settings", "worker"]
@@ -20,21 +18,11 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 RUN_PAGE = re.compile(r"^/ui/jobs/(\d+)/runs/(\d+)$")
 
 
-def upload(api: httpx.Client, name: str, content: bytes) -> int:
-    started = api.post("/files", json={"name": name}).json()
-    fields = dict(started["uploadFields"])
-    form: OrderedDict[str, Any] = OrderedDict(key=fields.pop("key"))
-    form.update(fields)
-    form["file"] = content
-    assert requests.post(started["uploadUrl"], files=form, timeout=30).status_code < 300
-    return int(started["id"])
-
-
 @pytest.mark.sqlite_only("the page creates a CSV import through the service the API tests")
 def test_load_a_csv_file_into_a_table(live: LiveServer, worker: Worker) -> None:
     _, key = live.new_user("loader")
     with live.client(key) as api:
-        file_id = upload(api, "people.csv", b"id,name\n1,ann\n2,bob\n")
+        file_id = new_file(api, b"id,name\n1,ann\n2,bob\n", "people.csv")
         db = int(next(d["id"] for d in api.get("/databases").json() if d["managed"]))
         web = httpx.Client(base_url=live.url, timeout=30)
         try:
