@@ -12,14 +12,14 @@ from starlette.types import Lifespan
 
 import civica
 from civica.api import spec
-from civica.api.audit import AuditMiddleware
+from civica.api.audit import AuditMiddleware, AuditWriter
 from civica.api.cors import ApiCors
 from civica.api.deps import AuthCache, CtxDep
 from civica.api.ratelimit import RateLimiter
 from civica.api.resources import resource_routers
 from civica.api.resources.file_transfer import TransferDispatch, transfer_app
 from civica.api.resources.report_content import ReportContentDispatch, report_content_app
-from civica.api.routing import leaf_routes
+from civica.api.routing import SegmentDispatch, leaf_routes
 from civica.api.wire import WireMiddleware, document_errors, install_error_handlers
 from civica.platform import Platform
 from civica.services.files import run_sweeper
@@ -54,7 +54,8 @@ def create_app(platform: Platform) -> FastAPI:
         return cached
 
     # Innermost first: the audit trail sees the paths the wire middleware normalised.
-    app.add_middleware(AuditMiddleware, platform=platform)
+    audit_writer = AuditWriter(platform)
+    app.add_middleware(AuditMiddleware, writer=audit_writer)
     mount_web(app)  # the web UI under /ui (not in the spec)
     app.add_middleware(WireMiddleware, max_body_bytes=platform.settings.max_body_bytes)
 
@@ -65,6 +66,11 @@ def create_app(platform: Platform) -> FastAPI:
     app.add_middleware(ReportContentDispatch, content=report_content_app(platform))
     # Outermost: browser code with an API key (report pages) may call the API cross-origin.
     app.add_middleware(ApiCors)
+    # Matching: only the routes that share the path's first segment are tried (every route is
+    # matched in order otherwise, which costs more than a short request).
+    if app.router.middleware_stack == app.router.app:  # no router middleware to keep in front
+        app.router.middleware_stack = SegmentDispatch(app.router)
+    app.router.lifespan_context = _with_audit_drain(app.router.lifespan_context, audit_writer)
     app.router.lifespan_context = _with_file_sweeper(app.router.lifespan_context, platform)
     # Execution: CIVICA_WORKERS in-process workers run queued runs (0 leaves it to `civica worker`).
     app.router.lifespan_context = _with_workers(app.router.lifespan_context, platform)
@@ -72,6 +78,19 @@ def create_app(platform: Platform) -> FastAPI:
     # trigger-mail SMTP listener (docs/schedules.md).
     app.router.lifespan_context = _with_scheduler(app.router.lifespan_context, platform)
     return app
+
+
+def _with_audit_drain(inner: Lifespan[Any], writer: AuditWriter) -> Lifespan[Any]:
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        async with inner(app) as state:
+            try:
+                yield state
+            finally:
+                # The audit rows of the last calls are written before the process goes.
+                await asyncio.to_thread(writer.drain)
+
+    return lifespan
 
 
 def _with_file_sweeper(inner: Lifespan[Any], platform: Platform) -> Lifespan[Any]:

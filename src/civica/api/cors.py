@@ -9,7 +9,7 @@ cookie, so any origin may call it: the answer carries `Access-Control-Allow-Orig
 from __future__ import annotations
 
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EXPOSED = [
     "X-Pagination-Total-Entries",
@@ -40,4 +40,28 @@ class ApiCors:
         if scope["type"] != "http" or path == "/ui" or path.startswith("/ui/"):
             await self.app(scope, receive, send)
             return
-        await self.cors(scope, receive, send)
+        for name, _value in scope["headers"]:
+            if name == b"origin":
+                await self.cors(scope, receive, send)
+                return
+        # No Origin: not a cross-origin call, so the answer only says that it varies by Origin
+        # (as Starlette's middleware would), without that middleware's per-request header work.
+        await self.app(scope, receive, _vary_origin(send))
+
+
+def _vary_origin(send: Send) -> Send:
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            vary = [v for k, v in headers if k.lower() == b"vary"]
+            if vary:
+                headers = [(k, v) for k, v in headers if k.lower() != b"vary"]
+                # Starlette's own way of adding a value: one header, joined with ", ".
+                vary.append(b"Origin")
+                headers.append((b"vary", b", ".join(vary)))
+            else:
+                headers.append((b"vary", b"Origin"))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return wrapped

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import functools
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from threading import Lock
 from typing import Annotated, Any, TypeVar
@@ -33,6 +34,11 @@ class AuthCache:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Actor]] = {}
         self._lock = Lock()
+        # Look-ups in flight, so that the calls arriving while a key is (re)checked wait for
+        # that one check instead of each starting its own (a burst when an entry expires).
+        self._pending: dict[
+            str, tuple[asyncio.AbstractEventLoop, asyncio.Future[Actor | None]]
+        ] = {}
 
     def get(self, digest: str) -> Actor | None:
         hit = self._entries.get(digest)
@@ -49,6 +55,26 @@ class AuthCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._pending.clear()
+
+    async def load(self, digest: str, check: Callable[[], Awaitable[Actor | None]]) -> Actor | None:
+        """Run `check` for a key not in the cache, or wait for the run already in flight for
+        it; a found actor is cached."""
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(digest)
+        if pending is None or pending[0] is not loop or self.ttl <= 0:
+            future: asyncio.Future[Actor | None] = asyncio.ensure_future(check())
+            pending = self._pending[digest] = (loop, future)
+            future.add_done_callback(lambda _: self._forget(digest, future))
+        # Shielded: a caller that goes away does not cancel the check the others wait for.
+        actor = await asyncio.shield(pending[1])
+        if actor is not None:
+            self.put(digest, actor)
+        return actor
+
+    def _forget(self, digest: str, future: asyncio.Future[Actor | None]) -> None:
+        if self._pending.get(digest, (None, None))[1] is future:
+            del self._pending[digest]
 
 
 async def get_platform(request: Request) -> Platform:
@@ -88,10 +114,9 @@ async def current_actor(request: Request) -> Actor:
     digest = hash_api_key(key)
     actor = cache.get(digest)
     if actor is None:
-        actor = await run_in_threadpool(_authenticate, platform, key)
+        actor = await cache.load(digest, lambda: run_in_threadpool(_authenticate, platform, key))
         if actor is None:
             raise Unauthorized("the API key is not valid: it is unknown, revoked or expired")
-        cache.put(digest, actor)
     request.state.actor = actor  # for the audit trail (civica.api.audit)
     limiter: RateLimiter = request.app.state.rate_limiter
     limiter.check(digest)

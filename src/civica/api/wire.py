@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -309,11 +309,13 @@ def pagination(
     default_order: str = "updated_at",
     default_limit: int = 20,
     max_limit: int = 1000,
-) -> Callable[..., PageParams]:
+) -> Callable[..., Awaitable[PageParams]]:
     """A dependency reading `limit`, `page_num`, `order` and `order_dir` for one list route."""
     order_list = ", ".join(orders)
 
-    def dependency(
+    # Async although it awaits nothing: FastAPI runs a plain `def` dependency in the thread pool,
+    # and that hop costs more than a list's query.
+    async def dependency(
         limit: int | None = Query(
             None,
             description=f"Number of results to return. Defaults to {default_limit}. "

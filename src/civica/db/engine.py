@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,3 +43,19 @@ def make_engine(url: str) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def core_execute(
+    session: Session, statement: Executable, params: Mapping[str, Any] | None = None
+) -> CursorResult[*tuple[Any, ...]]:
+    """Run a SELECT of plain columns on the session's connection and transaction.
+
+    `session.execute` puts every statement through the ORM (a query context, entity loading,
+    result metadata built per call), which costs more than the query on a hot read when the
+    statement selects columns, not entities. Pending changes are flushed first, as
+    `session.execute` would (unless autoflush is off). Rows come back as from Core: the same
+    names and values `session.execute` gives for a column select.
+    """
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)

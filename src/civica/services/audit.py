@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from civica.db.models import AuditEventRow
@@ -31,18 +31,29 @@ class Event:
 
 
 def record(session: Session, event: Event) -> None:
-    session.add(
-        AuditEventRow(
-            user_id=event.user_id,
-            username=event.username,
-            method=event.method,
-            route=event.route[:255],
-            path=event.path[:1024],
-            object_type=event.object_type,
-            object_id=event.object_id,
-            status=event.status,
-            client_ip=event.client_ip,
-        )
+    """Add the event's row to the session's transaction."""
+    record_on(session.connection(), event)
+
+
+_INSERT = insert(AuditEventRow)
+
+
+def record_on(connection: Connection, event: Event) -> None:
+    """Write the event's row on a Core connection (its transaction): one INSERT, without the
+    ORM's unit of work, as the middleware does after every state-changing call."""
+    connection.execute(
+        _INSERT,
+        {
+            "user_id": event.user_id,
+            "username": event.username,
+            "method": event.method,
+            "route": event.route[:255],
+            "path": event.path[:1024],
+            "object_type": event.object_type,
+            "object_id": event.object_id,
+            "status": event.status,
+            "client_ip": event.client_ip,
+        },
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
+from civica.db.engine import core_execute
 from civica.db.models import CredentialRow, RemoteHostRow, TemporaryCredentialRow, UserRow
 from civica.platform import Platform
 from civica.schemas.credentials import (
@@ -34,6 +35,7 @@ from civica.schemas.credentials import (
 from civica.security import SecretBox
 from civica.services import databases
 from civica.services.actor import Actor
+from civica.services.construct import construct
 from civica.services.errors import BadRequest, Forbidden
 from civica.services.kinds import ObjectKind, register
 from civica.services.paging import Page, PageParams
@@ -81,26 +83,29 @@ _DETAIL_BY_ID = _DETAIL.where(CredentialRow.id == bindparam("credential_id"))
 
 def _credential(r: Any) -> Credential:
     """A response from a `_DETAIL` row; values come from the store, so no re-validation."""
-    return Credential.model_construct(
-        id=r.id,
-        name=r.name,
-        type=r.type,
-        username=r.username,
-        description=r.description,
-        owner=r.owner_username,
-        user=make_user_block(r.owner_id, r.owner_name, r.owner_username, r.owner_seen),
-        remote_host_id=r.remote_host_id,
-        remote_host_name=r.host_name,
-        created_at=r.created_at,
-        updated_at=r.updated_at,
-        default=r.is_default,
+    return construct(
+        Credential,
+        {
+            "id": r.id,
+            "name": r.name,
+            "type": r.type,
+            "username": r.username,
+            "description": r.description,
+            "owner": r.owner_username,
+            "user": make_user_block(r.owner_id, r.owner_name, r.owner_username, r.owner_seen),
+            "remote_host_id": r.remote_host_id,
+            "remote_host_name": r.host_name,
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+            "default": r.is_default,
+        },
     )
 
 
 def _detail_row(session: Session, credential_id: int) -> Any:
     if not 0 < credential_id < MAX_ID:
         return None
-    return session.execute(_DETAIL_BY_ID, {"credential_id": credential_id}).first()
+    return core_execute(session, _DETAIL_BY_ID, {"credential_id": credential_id}).first()
 
 
 def credential_detail(session: Session, actor: Actor, row: CredentialRow) -> Credential:

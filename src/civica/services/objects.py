@@ -95,13 +95,17 @@ def delete_object_project(
 
 def archived_filter(kind: ObjectKind, archived: str | None) -> Any:
     """The `archived` list filter: "true", "false" (default) or "all"."""
-    from civica.services.errors import BadRequest
+    flag = archived_flag(archived)
+    return None if flag is None else kind.row.archived.is_(flag)
 
+
+def archived_flag(archived: str | None) -> bool | None:
+    """The `archived` list filter's value: True, False (the default) or None for "all"."""
     value = (archived or "false").strip().lower()
     if value == "all":
         return None
     if value in ("true", "1"):
-        return kind.row.archived.is_(True)
+        return True
     if value in ("false", "0"):
-        return kind.row.archived.is_(False)
+        return False
     raise BadRequest(f"archived must be true, false or all; got {archived!r}")

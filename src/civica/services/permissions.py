@@ -10,9 +10,10 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, or_, select, true
 from sqlalchemy.orm import Session
 
+from civica.db.engine import core_execute
 from civica.db.models import ShareRow
 from civica.services.actor import Actor
 from civica.services.errors import BadRequest, Forbidden, NotFound
@@ -58,7 +59,8 @@ def principal_filter(actor: Actor) -> ColumnElement[bool]:
 def level_of(session: Session, actor: Actor, kind: ObjectKind, row: Any) -> Level:
     if actor.is_admin or row.owner_id == actor.user_id:
         return Level.MANAGE
-    best = session.scalar(
+    best = core_execute(
+        session,
         select(ShareRow.level)
         .where(
             ShareRow.object_type == kind.object_type,
@@ -66,8 +68,8 @@ def level_of(session: Session, actor: Actor, kind: ObjectKind, row: Any) -> Leve
             principal_filter(actor),
         )
         .order_by(ShareRow.level.desc())
-        .limit(1)
-    )
+        .limit(1),
+    ).scalar()
     return Level(best or 0)
 
 
@@ -87,6 +89,36 @@ def visible_filter(
         .scalar_subquery()
     )
     return or_(kind.row.owner_id == actor.user_id, kind.row.id.in_(shared))
+
+
+def visible_filter_bound(
+    kind: ObjectKind, level: Level = Level.READ, with_groups: bool = False
+) -> ColumnElement[bool]:
+    """`visible_filter` for a non-admin actor, with who the actor is left to bind parameters:
+    `actor_id`, and `actor_groups` (a list) when `with_groups`. For statements built once and
+    run again for every caller; `actor_params(actor)` gives the values."""
+    actor_id: BindParameter[int] = bindparam("actor_id")
+    principal = [and_(ShareRow.principal_type == "user", ShareRow.principal_id == actor_id)]
+    if with_groups:
+        groups: BindParameter[list[int]] = bindparam("actor_groups", expanding=True)
+        principal.append(
+            and_(ShareRow.principal_type == "group", ShareRow.principal_id.in_(groups))
+        )
+    shared = (
+        select(ShareRow.object_id)
+        .where(
+            ShareRow.object_type == kind.object_type,
+            ShareRow.level >= int(level),
+            or_(*principal),
+        )
+        .scalar_subquery()
+    )
+    return or_(kind.row.owner_id == actor_id, kind.row.id.in_(shared))
+
+
+def actor_params(actor: Actor) -> dict[str, Any]:
+    """The bind parameters `visible_filter_bound` leaves open, for this actor."""
+    return {"actor_id": actor.user_id, "actor_groups": sorted(actor.group_ids)}
 
 
 def load(

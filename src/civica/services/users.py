@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from civica.db.engine import core_execute
 from civica.db.models import ApiKeyRow, GroupMemberRow, GroupRow, UserRow
 from civica.schemas.common import UserBlock
 from civica.schemas.users import GroupRef, UserMe
 from civica.security import SecretBox, hash_api_key, hash_password, new_api_key
 from civica.services.actor import Actor
+from civica.services.construct import construct
 from civica.services.errors import BadRequest, Conflict, NotFound
 
 ONLINE_WINDOW = timedelta(minutes=5)
@@ -40,17 +42,18 @@ def user_block(row: UserRow) -> UserBlock:
     )
 
 
+_BLOCKS = select(UserRow.id, UserRow.name, UserRow.username, UserRow.last_seen_at).where(
+    UserRow.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def user_blocks(session: Session, ids: Iterable[int]) -> dict[int, UserBlock]:
     """Author/user blocks for many users in one query."""
     wanted = set(ids)
     if not wanted:
         return {}
     now = datetime.now(UTC)
-    rows = session.execute(
-        select(UserRow.id, UserRow.name, UserRow.username, UserRow.last_seen_at).where(
-            UserRow.id.in_(wanted)
-        )
-    )
+    rows = core_execute(session, _BLOCKS, {"ids": sorted(wanted)})
     return {
         uid: make_user_block(uid, name, username, seen, now) for uid, name, username, seen in rows
     }
@@ -61,12 +64,15 @@ def make_user_block(
 ) -> UserBlock:
     """A user block from plain column values (hot paths select these in the same query)."""
     online = last_seen is not None and (now or datetime.now(UTC)) - last_seen < ONLINE_WINDOW
-    return UserBlock.model_construct(
-        id=uid,
-        name=name or username,
-        username=username,
-        initials=initials(name, username),
-        online=online,
+    return construct(
+        UserBlock,
+        {
+            "id": uid,
+            "name": name or username,
+            "username": username,
+            "initials": initials(name, username),
+            "online": online,
+        },
     )
 
 
