@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,12 @@ class Served:
         )
 
 
+def _drain(proc: subprocess.Popen[str], lines: list[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+
+
 def start_server(data_dir: Path, env: dict[str, str]) -> Served:
     port = free_port()
     proc = subprocess.Popen(
@@ -57,10 +64,17 @@ def start_server(data_dir: Path, env: dict[str, str]) -> Served:
         lines.append(line)
         if "Uvicorn running" in line or "Application startup complete" in line:
             break
-    try:
-        httpx.get(url + "/users/me", timeout=5)
-    except httpx.HTTPError as exc:  # pragma: no cover - diagnostic
-        raise RuntimeError("server not reachable:\n" + "".join(lines)) from exc
+    # Keep reading its output, so a server that logs a lot never blocks on a full pipe.
+    threading.Thread(target=_drain, args=(proc, lines), daemon=True).start()
+    # "Application startup complete" comes before uvicorn listens: wait until it answers.
+    while True:
+        try:
+            httpx.get(url + "/users/me", timeout=5)
+            break
+        except httpx.HTTPError as exc:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("server not reachable:\n" + "".join(lines)) from exc
+            time.sleep(0.05)
     return Served(url=url, data_dir=data_dir, env=env, process=proc, output=lines)
 
 

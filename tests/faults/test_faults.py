@@ -1,6 +1,8 @@
-"""Fault injection: `kill -9` of the server, of a worker and of a run's process, and the metadata
-database's connections cut, at points where work is in flight. Afterwards no run is stuck, no
+"""Fault injection: `kill -9` of the server, of a worker and of a run's process, the metadata
+database's connections cut, and the metadata database unreachable for a while (behind a proxy
+switched off, as in a restart), at points where work is in flight. Afterwards no run is stuck, no
 committed object is lost, no process of a dead run keeps running, and every failure says why.
+The object store unavailable and the disk full are in `test_storage_faults.py`.
 
 `CIVICA_FAULTS` sets how many random server kills the last test injects (2 by default; the
 closing notes report a run with 50: `CIVICA_FAULTS=50 pytest tests/faults -k random -s`).
@@ -24,6 +26,7 @@ import pytest
 from civica.execution import queue
 from civica.execution.procs import RUN_TAG_VAR
 from tests.e2e.conftest import Served, serve_env, start_server, stop_server
+from tests.faultproxy import FaultProxy
 
 __all__ = ["serve_env"]
 
@@ -250,6 +253,57 @@ def test_metadata_connections_cut(
         rid = run(c, job)
         assert settle(c, {rid: job})[rid]["state"] == "succeeded"
     admin.dispose()
+
+
+def test_metadata_database_outage(
+    tmp_path: Path, env: dict[str, str], servers: list[Served], metadata_url: str
+) -> None:
+    """The metadata database unreachable for a while (a restart, a network cut): requests get a
+    503 that says so, a run that ends meanwhile records its end and its log once the database is
+    back, and nothing committed is lost."""
+    if metadata_url.startswith("sqlite"):
+        pytest.skip("an outage of the metadata database's server needs PostgreSQL")
+    from sqlalchemy import make_url
+
+    url = make_url(metadata_url)
+    with FaultProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        served = start_server(
+            tmp_path / "data",
+            dict(env, CIVICA_DATABASE_URL=through, CIVICA_AUTH_CACHE_SECONDS="0"),
+        )
+        servers.append(served)
+        with client(served) as c:
+            project = c.post("/projects", json={"name": "kept", "description": ""}).json()
+            source = "import time\nprint('before', flush=True)\ntime.sleep(3)\nprint('after')\n"
+            r = c.post("/scripts/python3", json={"name": "through", "source": source})
+            job = int(r.json()["id"])
+            rid = run(c, job)
+            deadline = time.monotonic() + 30
+            # Its process has started (a failure before that is reported as such, not retried).
+            while not c.get(f"/jobs/{job}/runs/{rid}/logs").json():
+                assert time.monotonic() < deadline, "the run never started"
+                time.sleep(0.1)
+
+            proxy.down()
+            for r in (
+                c.post("/projects", json={"name": "lost", "description": ""}),
+                c.get(f"/projects/{project['id']}"),
+            ):
+                assert r.status_code == 503, r.text
+                assert "metadata database is unavailable" in r.json()["errorDescription"]
+                assert r.headers["retry-after"]
+            time.sleep(5)  # the run ends during the outage
+
+            proxy.up()
+            ended = settle(c, {rid: job})
+            assert ended[rid]["state"] == "succeeded", ended[rid]
+            logs = [line["message"] for line in c.get(f"/jobs/{job}/runs/{rid}/logs").json()]
+            assert "before" in logs and "after" in logs
+            assert c.get(f"/projects/{project['id']}").json()["name"] == "kept"
+            names = [p["name"] for p in c.get("/projects").json()]
+            assert "lost" not in names
+            assert c.post("/projects", json={"name": "new", "description": ""}).status_code == 200
 
 
 @pytest.mark.sqlite_only("recovery is the queue's; the other fault tests cover PostgreSQL")

@@ -7,6 +7,7 @@ import base64
 import binascii
 import functools
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from threading import Lock
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from civica.api.ratelimit import RateLimiter
@@ -22,6 +24,8 @@ from civica.security import hash_api_key
 from civica.services import users
 from civica.services.actor import Actor
 from civica.services.errors import Unauthorized
+
+log = logging.getLogger("civica.api")
 
 T = TypeVar("T")
 
@@ -124,8 +128,15 @@ async def current_actor(request: Request) -> Actor:
 
 
 def _authenticate(platform: Platform, key: str) -> Actor | None:
-    with platform.transaction() as session:
-        return users.authenticate(session=session, key=key)
+    try:
+        with platform.transaction() as session:
+            return users.authenticate(session=session, key=key)
+    except OperationalError:
+        # Recording the last use failed (a full disk, a database gone read-only): the key is
+        # still checked, without the bookkeeping, so reads keep working.
+        log.warning("could not record an API key's last use; authenticating without it")
+        with platform.transaction() as session:
+            return users.authenticate(session=session, key=key, touch=False)
 
 
 @dataclass(frozen=True)

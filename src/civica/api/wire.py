@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
@@ -19,11 +20,12 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic.alias_generators import to_snake
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civica.api.ratelimit import TooManyRequests
+from civica.db.engine import database_full
 from civica.schemas.common import Error
 from civica.services.errors import BadRequest, ServiceError
 from civica.services.paging import Page, PageParams
@@ -249,6 +251,40 @@ def install_error_handlers(app: FastAPI) -> None:
             "integers) or a text is not valid for the database",
         )
 
+    @app.exception_handler(OperationalError)
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # The metadata database could not do its part: out of disk, unreachable, or busy.
+        # Nothing was committed; the caller can try again once the cause is gone.
+        log.warning(
+            "the metadata database failed on %s %s: %s",
+            request.method,
+            request.url.path,
+            str(exc.orig).strip(),
+        )
+        if database_full(exc):
+            return error_response(
+                507,
+                "the server's metadata database is full: nothing was saved; ask the "
+                "administrator to free disk space, then try again",
+            )
+        return error_response(
+            503,
+            "the server's metadata database is unavailable or busy: nothing was saved; "
+            "try again in a moment",
+            {"Retry-After": "5"},
+        )
+
+    @app.exception_handler(OSError)
+    async def _disk_full(request: Request, exc: OSError) -> JSONResponse:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return await _unexpected(request, exc)
+        log.warning("the disk is full on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            507,
+            "the server's disk is full: nothing was saved; ask the administrator to free disk "
+            "space, then try again",
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -268,6 +304,9 @@ ERROR_RESPONSES: dict[str, str] = {
     "404": "No such object, or one the caller cannot see.",
     "409": "The request conflicts with the current state, e.g. a name already taken.",
     "413": "The request body is larger than the server accepts.",
+    "503": "A service the server relies on (its metadata database, its file store) is "
+    "unavailable; nothing was saved. Try again later.",
+    "507": "The server's storage is full; nothing was saved.",
 }
 _WITH_BODY = {"post", "put", "patch", "delete"}  # 413 only where a body can be sent
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")

@@ -10,6 +10,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
+def database_full(exc: BaseException) -> bool:
+    """Whether a database error means the database is out of disk: SQLite's SQLITE_FULL, or
+    PostgreSQL's class 53 (insufficient resources: 53100 disk_full, 53200 out of memory...)."""
+    orig = getattr(exc, "orig", exc)
+    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    return sqlstate.startswith("53") or "disk is full" in str(orig)
+
+
 def normalise_url(url: str) -> str:
     """Use psycopg 3 for plain `postgresql://` URLs."""
     parsed = make_url(url)

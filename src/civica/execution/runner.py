@@ -9,6 +9,7 @@ bounded), enforces memory, running time and cancellation, and records the final 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import selectors
@@ -23,8 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from civica.db.engine import database_full
 from civica.db.models import JobRow, RunLogRow, RunRow, UserRow
 from civica.execution import queue
 from civica.execution.params import effective_script, parameter_environment
@@ -34,6 +37,7 @@ from civica.platform import Platform
 from civica.services import users
 from civica.services.actor import Actor
 from civica.services.errors import BadRequest, ServiceError
+from civica.storage import StorageError
 
 log = logging.getLogger("civica.execution")
 
@@ -41,6 +45,9 @@ MAX_LINE = 16 * 1024  # longer lines are cut, so one line never holds much memor
 CHUNK = 64 * 1024
 BATCH_LINES = 5000
 BATCH_SECONDS = 0.2
+# Lines held while the database cannot write (out of disk, unreachable); past this, new lines
+# are counted as lost instead of held.
+HELD_LINES = 100_000
 MEMORY_CHECK_SECONDS = 0.25
 MASK = "********"
 CUT = b" [line cut: longer than 16 KiB]"
@@ -78,6 +85,8 @@ class LogSink:
         self.pending: list[tuple[int, Any, str, str]] = []
         self.first_at = 0.0
         self.count = 0
+        self.lost = 0  # lines not held while the database could not write
+        self.failing = False
         dialect = platform.engine.dialect
         self.sqlite = dialect.name == "sqlite"
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
@@ -109,6 +118,9 @@ class LogSink:
                 messages = [self.mask(m) for m in messages]
         stamp = self._stamp(at)
         run_id = self.run_id
+        if len(self.pending) >= HELD_LINES:
+            self.lost += len(messages)
+            return
         self.pending.extend([(run_id, stamp, level, m) for m in messages])
         if len(self.pending) >= BATCH_LINES:
             self.flush()
@@ -116,12 +128,27 @@ class LogSink:
     def due(self) -> bool:
         return bool(self.pending) and time.monotonic() - self.first_at >= BATCH_SECONDS
 
-    def flush(self) -> None:
+    def flush(self, *, strict: bool = False) -> None:
+        """Write the pending lines. When the database cannot write, they are kept for the next
+        flush (the run goes on); with `strict`, the error is raised instead."""
         if not self.pending:
             return
-        rows, self.pending = self.pending, []
-        with self.platform.engine.begin() as conn:
-            conn.exec_driver_sql(self.sql, rows)
+        rows = self.pending
+        if self.lost:
+            note = f"{self.lost} log line(s) were lost while the database could not write"
+            rows = [*rows, (self.run_id, self._stamp(datetime.now(UTC)), "warning", note)]
+        try:
+            with self.platform.engine.begin() as conn:
+                conn.exec_driver_sql(self.sql, rows)
+        except OperationalError as exc:
+            if strict:
+                raise
+            if not self.failing:  # once per streak of failures
+                log.warning("run %s: log lines held, the database failed: %s", self.run_id, exc)
+            self.failing = True
+            self.first_at = time.monotonic()
+            return
+        self.pending, self.lost, self.failing = [], 0, False
         self.count += len(rows)
 
 
@@ -234,21 +261,79 @@ class Runner:
         self.worker_id = worker_id
         self.control = control or Control()
         self.on_done = on_done
+        self._sink: LogSink | None = None  # the run's log lines, once its process started
+        self._workdir = platform.settings.data_dir.resolve() / "runs" / str(run_id)
 
     def execute(self) -> str:
         """Run to the end; returns the final state recorded (or "" if the run was not ours)."""
+        workdir = self._workdir
         try:
-            return self._execute()
+            return self._execute(workdir)
+        except StorageError as exc:  # the object store is down or refused: not a bug here
+            return self._failed(f"the file store failed: {exc}")
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                return self._crashed(exc)
+            return self._failed(f"the server's disk is full ({exc}); free space, then run it again")
+        except OperationalError as exc:
+            if database_full(exc):
+                return self._failed(
+                    "the server's disk is full: its metadata database could not record the "
+                    "run's progress; free space, then run it again"
+                )
+            return self._failed(f"the metadata database failed: {exc.orig}")
         except Exception as exc:  # never leave a run running because of a bug here
-            log.exception("run %s: runner failed", self.run_id)
-            queue.finish(self.platform, self.run_id, "failed", f"the runner failed: {exc}")
-            return "failed"
+            return self._crashed(exc)
         finally:
+            self._clear_folder()
             if self.on_done is not None:
                 self.on_done(self.run_id)
 
-    def _execute(self) -> str:
-        workdir = self.platform.settings.data_dir.resolve() / "runs" / str(self.run_id)
+    def _crashed(self, exc: BaseException) -> str:
+        log.exception("run %s: runner failed", self.run_id)
+        return self._failed(f"the runner failed: {exc}")
+
+    def _failed(self, error: str) -> str:
+        log.warning("run %s failed: %s", self.run_id, error)
+        self._clear_folder()
+        self._record_end("failed", error, None)
+        return "failed"
+
+    def _clear_folder(self) -> None:
+        """Remove the run's folder (unless kept for debugging): before its end is recorded, so
+        a run that filled the disk gives the space back that recording needs."""
+        if not self.platform.settings.keep_run_folders:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def _record_end(self, state: str, error: str | None, peak: int | None) -> None:
+        """Record the run's end (and its error as a last log line), retrying while the metadata
+        database cannot write (out of disk, unreachable): the run must not stay "running" once
+        the database is back. Only a shutdown stops the retries; the next start then fails the
+        run as one whose worker stopped."""
+        delay = 0.5
+        while True:
+            try:
+                if self._sink is not None:
+                    self._sink.flush(strict=True)
+                if state == "failed" and error:
+                    with self.platform.transaction() as session:
+                        if session.get(RunRow, self.run_id) is not None:
+                            session.add(RunLogRow(run_id=self.run_id, level="error", message=error))
+                queue.finish(self.platform, self.run_id, state, error, peak)
+                return
+            except OperationalError as exc:
+                if self.control.cancel.is_set() and self.control.reason == "shutdown":
+                    raise
+                log.warning(
+                    "run %s: cannot record its end yet (%s); retrying in %.0f s",
+                    self.run_id,
+                    exc.orig,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 15.0)
+
+    def _execute(self, workdir: Path) -> str:
         in_process = self._in_process_runtime()
         if in_process is not None:  # SQL: statements run in this thread (execution/sql.py)
             return in_process.execute(self, workdir)
@@ -262,8 +347,8 @@ class Runner:
         sink = LogSink(self.platform, self.run_id, setup.secrets)
         for note in setup.notes:
             sink.add("info", note)
+        self._sink = sink
         state, error, peak = self._supervise(setup, sink)
-        sink.flush()
         return self._end(workdir, state, error, peak)
 
     def _in_process_runtime(self) -> InProcessRuntime | None:
@@ -279,13 +364,9 @@ class Runner:
         return runtime if isinstance(runtime, InProcessRuntime) else None
 
     def _end(self, workdir: Path, state: str, error: str | None, peak: int | None) -> str:
-        if state == "failed" and error:
-            with self.platform.transaction() as session:
-                if session.get(RunRow, self.run_id) is not None:
-                    session.add(RunLogRow(run_id=self.run_id, level="error", message=error))
-        queue.finish(self.platform, self.run_id, state, error, peak)
-        if not self.platform.settings.keep_run_folders:
-            shutil.rmtree(workdir, ignore_errors=True)
+        """Remove the run's folder, then record how the run ended."""
+        self._clear_folder()
+        self._record_end(state, error, peak)
         return state
 
     def claimed(self, session: Session) -> Claim | None:

@@ -8,6 +8,8 @@ import logging
 import threading
 import time
 
+from sqlalchemy.exc import OperationalError
+
 from civica.execution import queue
 from civica.execution.executors import make_executor
 from civica.execution.executors.base import Executor
@@ -50,7 +52,10 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 self.tick()
-            except Exception:  # the database may be briefly unavailable: keep going
+            except OperationalError as exc:  # the database is down or full for now: keep going
+                log.warning("worker %s: the metadata database failed: %s", self.worker_id, exc.orig)
+                time.sleep(min(1.0, settings.worker_poll_seconds))
+            except Exception:  # a bug: log it, and keep going
                 log.exception("worker %s: tick failed", self.worker_id)
                 time.sleep(min(1.0, settings.worker_poll_seconds))
             wait = settings.worker_poll_seconds

@@ -212,7 +212,11 @@ def store_file(
         try:
             os.replace(path, target)
         except OSError:  # another file system
-            shutil.copyfile(path, target)
+            try:
+                shutil.copyfile(path, target)
+            except OSError:
+                target.unlink(missing_ok=True)  # never keep half a file (a full disk...)
+                raise
             path.unlink(missing_ok=True)
     else:
         _upload_parts(platform, key, path, base_url)

@@ -179,8 +179,9 @@ def revoke_api_key(*, session: Session, key_id: int) -> ApiKeyRow:
     return row
 
 
-def authenticate(*, session: Session, key: str) -> Actor | None:
-    """The actor an API key stands for, or None when it is unknown, revoked or expired."""
+def authenticate(*, session: Session, key: str, touch: bool = True) -> Actor | None:
+    """The actor an API key stands for, or None when it is unknown, revoked or expired.
+    With `touch`, the user's and the key's last use are recorded (at most once a minute)."""
     row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_api_key(key)))
     now = datetime.now(UTC)
     if row is None or row.revoked_at is not None:
@@ -190,7 +191,7 @@ def authenticate(*, session: Session, key: str) -> Actor | None:
     user = session.get(UserRow, row.user_id)
     if user is None or not user.active:
         return None
-    if user.last_seen_at is None or now - user.last_seen_at > timedelta(minutes=1):
+    if touch and (user.last_seen_at is None or now - user.last_seen_at > timedelta(minutes=1)):
         user.last_seen_at = now
         row.last_used_at = now
     return actor_for(session, user)

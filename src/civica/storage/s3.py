@@ -96,7 +96,7 @@ class S3Store(ObjectStore):
         except StorageError:
             raise
         except Exception as exc:
-            error = getattr(exc, "response", {}).get("Error", {})
+            error = (getattr(exc, "response", None) or {}).get("Error", {})
             code, message = str(error.get("Code", "")), str(error.get("Message", exc))
             if code in ("EntityTooSmall", "InvalidPart", "InvalidPartOrder"):
                 raise UploadIncomplete(
@@ -111,7 +111,7 @@ class S3Store(ObjectStore):
 
     @staticmethod
     def _is_missing(exc: Exception) -> bool:
-        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        code = str((getattr(exc, "response", None) or {}).get("Error", {}).get("Code", ""))
         return code in ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
 
     def upload_form(
