@@ -91,12 +91,12 @@ def serving(platform: Platform, lifespan: str = "on") -> Iterator[str]:
 
     import uvicorn
 
-    from civica.api.app import create_app
-    from tests.conftest import _Server, free_port
+    from tests.conftest import _Server, app_for, free_port, keep_swagger
 
     port = free_port()
+    app = app_for(platform)
     config = uvicorn.Config(
-        create_app(platform), host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
     )
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -111,3 +111,4 @@ def serving(platform: Platform, lifespan: str = "on") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+        keep_swagger(app)

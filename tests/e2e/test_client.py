@@ -399,7 +399,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
 def echo() -> Iterator[APIClient]:
     _EchoHandler.hits = Counter()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         with APIClient("echo-key", api_endpoint=f"http://127.0.0.1:{server.server_port}") as c:

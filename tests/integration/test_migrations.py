@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -11,6 +12,7 @@ from civica.db.engine import make_engine
 from civica.db.migrate import upgrade
 
 
+@pytest.mark.fresh_metadata
 def test_migrations_match_the_models(metadata_url: str) -> None:
     engine = make_engine(metadata_url)
     try:

@@ -36,8 +36,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Headless Chromium, for one module at a time: Playwright's sync API runs an event loop in
+    this thread while it is open, and tests elsewhere start their own (asyncio.run)."""
     reason = _missing()
     if reason:
         pytest.skip(reason)

@@ -123,14 +123,20 @@ def test_credential_secrets_are_never_shown(live: LiveServer) -> None:
     assert r.status_code == 303, r.text
     page = client.get("/ui/credentials").text
     assert "vendor login" in page
-    # The change is in the audit trail under the person's name (the secret is not).
-    with live.platform.transaction() as session:
-        trail = session.execute(
-            select(AuditEventRow.username, AuditEventRow.route, AuditEventRow.status).where(
-                AuditEventRow.method == "POST"
-            )
-        ).all()
-    assert (username, "/ui/credentials", 303) in [tuple(row) for row in trail]
+    # The change is in the audit trail under the person's name (the secret is not). Rows are
+    # written just after each response is sent: poll briefly for it.
+    deadline = time.monotonic() + 10
+    while True:
+        with live.platform.transaction() as session:
+            trail = session.execute(
+                select(AuditEventRow.username, AuditEventRow.route, AuditEventRow.status).where(
+                    AuditEventRow.method == "POST"
+                )
+            ).all()
+        if (username, "/ui/credentials", 303) in [tuple(row) for row in trail]:
+            break
+        assert time.monotonic() < deadline, trail
+        time.sleep(0.05)
     assert not [row for row in trail if row.route == "/credentials"]  # not mistaken for the API
     missing = client.get("/ui/no/such/page")
     assert missing.status_code == 404
