@@ -73,6 +73,7 @@ def start_server(data_dir: Path, env: dict[str, str]) -> Served:
             break
         except httpx.HTTPError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()  # never leave a half-started server behind
                 raise RuntimeError("server not reachable:\n" + "".join(lines)) from exc
             time.sleep(0.05)
     return Served(url=url, data_dir=data_dir, env=env, process=proc, output=lines)
