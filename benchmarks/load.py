@@ -121,9 +121,10 @@ async def _client(base: str, key: str, deadline: float, stats: Stats, seed: int)
                     files["file"] = ("load.csv", b"a,b\n" + b"1,2\n" * rng.randrange(1, 4000))
                     try:
                         up = await bare.post(info["uploadUrl"], files=files)
-                        stats.record("upload body", started, up.status_code < 400, up.text)
+                        detail = f"{up.status_code} {up.text}"
+                        stats.record("upload body", started, up.status_code < 400, detail)
                     except httpx.HTTPError as exc:
-                        stats.record("upload body", started, False, str(exc))
+                        stats.record("upload body", started, False, f"{type(exc).__name__}: {exc}")
             elif op == "run":
                 if script is None:
                     body = {"name": "load", "source": "print('hello')"}

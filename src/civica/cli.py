@@ -51,6 +51,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=args.access_log,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_keep_alive=max(1, round(args.keep_alive)),
     )
     return 0
 
@@ -271,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="addresses of load balancers whose X-Forwarded-For/-Proto headers are trusted "
         "(comma-separated, or * for any); the client address then comes from them",
+    )
+    serve.add_argument(
+        "--keep-alive",
+        type=float,
+        default=75.0,
+        help="seconds an idle client connection is kept open (default 75: longer than a load "
+        "balancer's usual 60 s idle timeout, so the server is never the side that closes a "
+        "connection a client is about to reuse)",
     )
     serve.set_defaults(func=cmd_serve)
 
