@@ -15,7 +15,6 @@ import gzip
 import os
 import shutil
 import subprocess
-import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ import requests
 
 from tests.e2e.conftest import Served, serve_env, start_server, stop_server
 from tests.faultproxy import FaultProxy
-from tests.faults.test_faults import DONE, client, env, quick_script, run, settle
+from tests.faults.test_faults import client, env, quick_script, run, settle
 from tests.moto_s3 import ACCESS_KEY, REGION, SECRET_KEY, moto_endpoint, new_bucket
 
 __all__ = ["env", "moto_endpoint", "serve_env"]
@@ -49,17 +48,6 @@ def upload(c: httpx.Client, name: str, content: bytes) -> httpx.Response | reque
     r = requests.post(body["uploadUrl"], files=form, timeout=30)
     r.file_id = int(body["id"])  # type: ignore[attr-defined]
     return r
-
-
-def wait_run(c: httpx.Client, path: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = c.get(path)
-        assert got.status_code == 200, got.text
-        if got.json()["state"] in DONE:
-            return dict(got.json())
-        time.sleep(0.2)
-    raise AssertionError(f"{path} is stuck: {got.json()['state']}")
 
 
 def managed_db(c: httpx.Client) -> int:

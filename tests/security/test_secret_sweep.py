@@ -10,7 +10,6 @@ The one answer allowed to hold a secret is the page that creates an API key, onc
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Served, serve_env, start_server, stop_server
+from tests.workers import wait_run
 
 __all__ = ["serve_env"]
 
@@ -55,16 +55,6 @@ class Recorder:
             for i, (asked, body) in enumerate(self.seen)
             if i not in self.allowed and secret.encode() in body
         ]
-
-
-def wait_run(c: httpx.Client, job: int, run: int) -> dict[str, object]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        got = c.get(f"/jobs/{job}/runs/{run}").json()
-        if got["state"] in ("succeeded", "failed", "cancelled"):
-            return dict(got)
-        time.sleep(0.2)
-    raise AssertionError(f"run {run} never ended")
 
 
 @pytest.mark.sqlite_only("secrets at rest are looked for in the SQLite file, byte by byte")
@@ -116,7 +106,7 @@ def test_no_secret_leaks_anywhere(served: Served, tmp_path: Path) -> None:
         assert script.status_code == 201, script.text
         sid = script.json()["id"]
         rid = api.post(f"/scripts/python3/{sid}/runs").json()["id"]
-        ended = wait_run(api, sid, rid)
+        ended = wait_run(api, f"/jobs/{sid}/runs/{rid}", timeout=120)
         assert ended["state"] == "failed"
         logs = api.get(f"/jobs/{sid}/runs/{rid}/logs").json()
         assert any(line["message"] == "password ********" for line in logs), logs
