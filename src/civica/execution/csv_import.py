@@ -200,7 +200,7 @@ def execute_file_import(runner: Runner, workdir: Path) -> str:
     try:
         plan = _file_plan(runner)
     except ServiceError as exc:
-        return runner._end(workdir, "failed", exc.description, None)
+        return runner._end("failed", exc.description, None)
     if plan is None:
         return ""
     dest = plan.destination
@@ -266,18 +266,18 @@ def execute_file_import(runner: Runner, workdir: Path) -> str:
     except Interrupted as exc:
         if runner.control.cancel.is_set():
             outcome = runner._stopped_outcome()
-            return runner._end(workdir, outcome[0], outcome[1], None)
-        return runner._end(workdir, "failed", masked(str(exc)), None)
+            return runner._end(outcome[0], outcome[1], None)
+        return runner._end("failed", masked(str(exc)), None)
     except WarehouseError as exc:
-        return runner._end(workdir, "failed", masked(str(exc)), None)
+        return runner._end("failed", masked(str(exc)), None)
     except httpx.HTTPError as exc:
-        return runner._end(workdir, "failed", f"reading a file from the store failed: {exc}", None)
+        return runner._end("failed", f"reading a file from the store failed: {exc}", None)
     finally:
         watch.stop.set()
     if runner.control.cancel.is_set():
         outcome = runner._stopped_outcome()
-        return runner._end(workdir, outcome[0], outcome[1], None)
-    return runner._end(workdir, "succeeded", None, None)
+        return runner._end(outcome[0], outcome[1], None)
+    return runner._end("succeeded", None, None)
 
 
 # --- CSV preprocess ----------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def execute_preprocess(runner: Runner, workdir: Path) -> str:
             )
             owner_id = job.owner_id
     except ServiceError as exc:
-        return runner._end(workdir, "failed", exc.description, None)
+        return runner._end("failed", exc.description, None)
     delimiter = config.get("column_delimiter")
     workdir.mkdir(parents=True, exist_ok=True)
     try:
@@ -354,9 +354,9 @@ def execute_preprocess(runner: Runner, workdir: Path) -> str:
             whole_file=bool(config.get("detect_table_columns")),
         )
     except WarehouseError as exc:
-        return runner._end(workdir, "failed", str(exc), None)
+        return runner._end("failed", str(exc), None)
     except (OSError, httpx.HTTPError) as exc:
-        return runner._end(workdir, "failed", f"reading file {source.file_id} failed: {exc}", None)
+        return runner._end("failed", f"reading file {source.file_id} failed: {exc}", None)
     info = {
         "include_header": detected.header,
         "column_delimiter": detected.delimiter_name,
@@ -378,7 +378,7 @@ def execute_preprocess(runner: Runner, workdir: Path) -> str:
         else:
             target = file_row(session, platform, owner_id, stored[0], stored[1], source.name)
         if target is None:
-            return runner._end(workdir, "failed", f"file {source.file_id} is gone", None)
+            return runner._end("failed", f"file {source.file_id} is gone", None)
         target.detected_info = json.dumps(info)
         session.add(
             RunOutputRow(
@@ -392,4 +392,4 @@ def execute_preprocess(runner: Runner, workdir: Path) -> str:
         + f" a header row, compression {compression}, {len(detected.columns)} column(s)"
         + (f"; the cleaned copy is file {made}." if stored else "."),
     )
-    return runner._end(workdir, "succeeded", None, None)
+    return runner._end("succeeded", None, None)

@@ -341,7 +341,7 @@ class Runner:
             setup = self._setup(workdir)
         except (ServiceError, RuntimeUnavailable) as exc:
             message = exc.description if isinstance(exc, ServiceError) else str(exc)
-            return self._end(workdir, "failed", message, None)
+            return self._end("failed", message, None)
         if setup is None:
             return ""
         sink = LogSink(self.platform, self.run_id, setup.secrets)
@@ -349,7 +349,7 @@ class Runner:
             sink.add("info", note)
         self._sink = sink
         state, error, peak = self._supervise(setup, sink)
-        return self._end(workdir, state, error, peak)
+        return self._end(state, error, peak)
 
     def _in_process_runtime(self) -> InProcessRuntime | None:
         try:
@@ -363,7 +363,7 @@ class Runner:
             return None
         return runtime if isinstance(runtime, InProcessRuntime) else None
 
-    def _end(self, workdir: Path, state: str, error: str | None, peak: int | None) -> str:
+    def _end(self, state: str, error: str | None, peak: int | None) -> str:
         """Remove the run's folder, then record how the run ended."""
         self._clear_folder()
         self._record_end(state, error, peak)

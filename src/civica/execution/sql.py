@@ -133,13 +133,13 @@ def execute_sql_run(runner: Runner, workdir: Path) -> str:
     try:
         plan = _plan(runner)
     except ServiceError as exc:
-        return runner._end(workdir, "failed", exc.description, None)
+        return runner._end("failed", exc.description, None)
     if plan is None:
         return ""
     try:
         wh = open_warehouse(plan.url, plan.username, plan.password)
     except WarehouseError as exc:
-        return runner._end(workdir, "failed", str(exc), None)
+        return runner._end("failed", str(exc), None)
     stop_watch = threading.Event()
 
     def watch() -> None:
@@ -178,18 +178,18 @@ def execute_sql_run(runner: Runner, workdir: Path) -> str:
     except Interrupted as exc:
         if runner.control.cancel.is_set():
             outcome = runner._stopped_outcome()
-            return runner._end(workdir, outcome[0], outcome[1], None)
-        return runner._end(workdir, "failed", _masked(str(exc), plan), None)
+            return runner._end(outcome[0], outcome[1], None)
+        return runner._end("failed", _masked(str(exc), plan), None)
     except WarehouseError as exc:
         if plan.kind == "query":
             _record_result(runner, plan, None, _masked(str(exc), plan))
-        return runner._end(workdir, "failed", _masked(str(exc), plan), None)
+        return runner._end("failed", _masked(str(exc), plan), None)
     finally:
         stop_watch.set()
     if runner.control.cancel.is_set():
         outcome = runner._stopped_outcome()
-        return runner._end(workdir, outcome[0], outcome[1], None)
-    return runner._end(workdir, "succeeded", None, None)
+        return runner._end(outcome[0], outcome[1], None)
+    return runner._end("succeeded", None, None)
 
 
 def _masked(message: str, plan: Plan) -> str:
@@ -409,7 +409,7 @@ def execute_import_run(runner: Runner, workdir: Path) -> str:
     try:
         plan = _import_plan(runner)
     except ServiceError as exc:
-        return runner._end(workdir, "failed", exc.description, None)
+        return runner._end("failed", exc.description, None)
     if plan is None:
         return ""
     source, destination, syncs = plan
@@ -476,10 +476,10 @@ def execute_import_run(runner: Runner, workdir: Path) -> str:
     except Interrupted as exc:
         if runner.control.cancel.is_set():
             outcome = runner._stopped_outcome()
-            return runner._end(workdir, outcome[0], outcome[1], None)
-        return runner._end(workdir, "failed", masked(str(exc)), None)
+            return runner._end(outcome[0], outcome[1], None)
+        return runner._end("failed", masked(str(exc)), None)
     except WarehouseError as exc:
-        return runner._end(workdir, "failed", masked(str(exc)), None)
+        return runner._end("failed", masked(str(exc)), None)
     finally:
         stop_watch.set()
-    return runner._end(workdir, "succeeded", None, None)
+    return runner._end("succeeded", None, None)

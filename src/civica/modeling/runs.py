@@ -322,14 +322,14 @@ def _fresh(workdir: Path) -> None:
 
 def _stopped(runner: Runner, workdir: Path) -> str:
     state, error = runner._stopped_outcome()
-    return runner._end(workdir, state, error, None)
+    return runner._end(state, error, None)
 
 
 def execute_build_run(runner: Runner, workdir: Path) -> str:
     try:
         plan = _build_plan(runner)
     except ServiceError as exc:
-        return runner._end(workdir, "failed", exc.description, None)
+        return runner._end("failed", exc.description, None)
     if plan is None:
         return ""
     _fresh(workdir)
@@ -342,15 +342,15 @@ def execute_build_run(runner: Runner, workdir: Path) -> str:
     if runner.control.cancel.is_set():
         return _stopped(runner, workdir)
     if error is not None:
-        return runner._end(workdir, "failed", error, None)
+        return runner._end("failed", error, None)
     spec = {**plan.spec, "column_types": {c.name: c.sql_type for c in columns}}
     (workdir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     state, error, peak = _subprocess(runner, workdir, "fit", plan.memory_mb)
     if state != "succeeded":
-        return runner._end(workdir, state, error, peak)
+        return runner._end(state, error, peak)
     output = json.loads((workdir / "output.json").read_text(encoding="utf-8"))
     _record_build(runner, plan, workdir / "model.joblib", output)
-    return runner._end(workdir, "succeeded", None, peak)
+    return runner._end("succeeded", None, peak)
 
 
 def _record_build(runner: Runner, plan: Plan, estimator: Path, output: dict[str, Any]) -> None:
@@ -406,7 +406,7 @@ def execute_prediction_run(runner: Runner, workdir: Path) -> str:
     try:
         plan = _prediction_plan(runner)
     except ServiceError as exc:
-        return runner._end(workdir, "failed", exc.description, None)
+        return runner._end("failed", exc.description, None)
     if plan is None:
         return ""
     _fresh(workdir)
@@ -421,12 +421,11 @@ def execute_prediction_run(runner: Runner, workdir: Path) -> str:
     if runner.control.cancel.is_set():
         return _stopped(runner, workdir)
     if error is not None:
-        return runner._end(workdir, "failed", error, None)
+        return runner._end("failed", error, None)
     types = {c.name: c.sql_type for c in columns}
     missing = [k for k in plan.spec["primary_key"] if k not in types]
     if missing:
         return runner._end(
-            workdir,
             "failed",
             f"primary_key names {', '.join(missing)}, which table "
             f"{plan.source.schema}.{plan.source.table} does not have; its columns are "
@@ -437,7 +436,7 @@ def execute_prediction_run(runner: Runner, workdir: Path) -> str:
     (workdir / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     state, error, peak = _subprocess(runner, workdir, "score", plan.memory_mb)
     if state != "succeeded":
-        return runner._end(workdir, state, error, peak)
+        return runner._end(state, error, peak)
     stats = json.loads((workdir / "stats.json").read_text(encoding="utf-8"))
     from civica.modeling.train import score_columns
 
@@ -469,7 +468,7 @@ def execute_prediction_run(runner: Runner, workdir: Path) -> str:
     if runner.control.cancel.is_set():
         return _stopped(runner, workdir)
     if error is not None:
-        return runner._end(workdir, "failed", error, peak)
+        return runner._end("failed", error, peak)
     with runner.platform.transaction() as session:
         session.add(
             ModelRunResultRow(
@@ -493,7 +492,7 @@ def execute_prediction_run(runner: Runner, workdir: Path) -> str:
                 f"{plan.model_id}.",
             )
         )
-    return runner._end(workdir, "succeeded", None, peak)
+    return runner._end("succeeded", None, peak)
 
 
 def _fetch(runner: Runner, key: str, target: Path) -> None:

@@ -201,7 +201,7 @@ def execute_snapshot_run(runner: Runner, workdir: Path) -> str:
     try:
         plan = _plan(runner)
     except SnapshotError as exc:
-        return runner._end(workdir, "failed", str(exc), None)
+        return runner._end("failed", str(exc), None)
     if plan is None:
         return ""
     shutil.rmtree(workdir, ignore_errors=True)
@@ -219,12 +219,12 @@ def execute_snapshot_run(runner: Runner, workdir: Path) -> str:
     except SnapshotError as exc:
         if runner.control.cancel.is_set():
             state, error = runner._stopped_outcome()
-            return runner._end(workdir, state, error, None)
-        return runner._end(workdir, "failed", str(exc), None)
+            return runner._end(state, error, None)
+        return runner._end("failed", str(exc), None)
     except OSError as exc:
-        return runner._end(workdir, "failed", f"Chromium could not start: {exc}", None)
+        return runner._end("failed", f"Chromium could not start: {exc}", None)
     _store(runner, plan, out, name)
-    return runner._end(workdir, "succeeded", None, None)
+    return runner._end("succeeded", None, None)
 
 
 def _store(runner: Runner, plan: Plan, out: Path, name: str) -> None:
